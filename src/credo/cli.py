@@ -1,0 +1,163 @@
+"""The ``credo`` command line: train, sft, eval, demo, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+RECIPES = Path(__file__).parent / "recipes"
+
+
+def recipe_path(name: str) -> Path:
+    """A recipe file path, or the bare name of a recipe shipped with credo (``grpo`` → recipes/grpo.yaml)."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    shipped = RECIPES / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if shipped.is_file():
+        return shipped
+    known = sorted(x.stem for x in RECIPES.glob("*.yaml"))
+    raise SystemExit(f"credo: recipe {name!r} not found (a YAML path, or one of {known})")
+
+
+def _quiet() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from credo.config import load_config
+    from credo.train.report import write_report
+    from credo.train.rl import RLTrainer
+
+    cfg = load_config(recipe_path(args.recipe), args.overrides)
+    trainer = RLTrainer(cfg, resume=args.resume)
+    result = trainer.run()
+    trainer.export()
+    if cfg.log.report:
+        print(f"report: {write_report(trainer.run_dir)}")
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def cmd_demo(args: argparse.Namespace) -> dict:
+    from credo.config import load_config
+    from credo.train.metrics import read_metrics
+    from credo.train.report import write_report
+    from credo.train.rl import RLTrainer
+
+    cfg = load_config(recipe_path("demo"), args.overrides)
+    print(f"credo demo: SFT warm start ({cfg.sft.steps} steps), then GRPO ({cfg.train.steps} steps) on "
+          f"reasoning-gym {cfg.task.name} with the embedded model; run folder {cfg.log.output_dir}")
+    trainer = RLTrainer(cfg, resume=args.resume)
+    after = trainer.run()
+    trainer.export()
+    evals = [r for r in read_metrics(trainer.run_dir / "metrics.jsonl") if "eval/accuracy" in r]
+    before = evals[0] if evals else {}
+    report = write_report(trainer.run_dir, title="credo demo: SFT warm start + GRPO")
+    print(f"held-out greedy accuracy: {before.get('eval/accuracy', float('nan')):.3f} before GRPO → "
+          f"{after.get('eval/accuracy', float('nan')):.3f} after ({cfg.eval.size} held-out prompts)")
+    print(f"report: {report.resolve()}")
+    return after
+
+
+def cmd_sft(args: argparse.Namespace) -> dict:
+    from credo.config import load_config
+    from credo.models import encode_prompt, load_policy
+    from credo.sft.trainer import sft_train
+    from credo.tasks import build_task
+    from credo.train.checkpoint import seed_everything
+    from credo.train.metrics import MetricsLogger
+
+    cfg = load_config(recipe_path(args.recipe), args.overrides)
+    seed_everything(cfg.train.seed)
+    model, tok, _ = load_policy(cfg.model)
+    task = build_task(cfg.task)
+    rows = task.rows("train")[: cfg.sft.size]
+    examples = [(encode_prompt(tok, task.prompt(r), cfg.model.chat_template),
+                 tok(task.target(r), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]) for r in rows]
+    out = Path(cfg.log.output_dir)
+    with MetricsLogger(out, tensorboard=cfg.log.tensorboard) as logger:
+        metrics = sft_train(model, tok.pad_token_id, examples, cfg.sft, seed=cfg.train.seed, log=logger.log)
+    model.save_pretrained(out / "policy", safe_serialization=True)
+    tok.save_pretrained(out / "policy")
+    print(f"policy: {out / 'policy'}")
+    print(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from credo.config import load_config
+    from credo.engines import ENGINES
+    from credo.models import load_policy
+    from credo.tasks import build_task
+    from credo.train.evaluate import evaluate
+
+    overrides = list(args.overrides) + ([f"model.path={args.model}"] if args.model else [])
+    cfg = load_config(recipe_path(args.recipe), overrides)
+    model, tok, path = load_policy(cfg.model)
+    task = build_task(cfg.task)
+    result = evaluate(ENGINES.get("hf")(model, tok), tok, task, task.rows("eval"), cfg.sampling, cfg.eval,
+                      cfg.model.chat_template, seed=cfg.train.seed + 1)
+    print(json.dumps({"model": str(path), **result}, indent=1))
+    return result
+
+
+def cmd_config(args: argparse.Namespace) -> None:
+    from credo.config import describe
+
+    print(describe())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="credo", description="RL post-training where credit assignment is the "
+                                     "hard part. Recipes are YAML; override any key with key=value.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="RL training from a recipe")
+    p.add_argument("recipe", help="YAML path or shipped recipe name (grpo, dr_grpo, dapo, gspo, rloo, demo)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. algo.eps_high=0.28 train.steps=50")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
+    p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("sft", help="supervised fine-tuning on a task's gold answers (warm start)")
+    p.add_argument("recipe")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(fn=cmd_sft)
+    p = sub.add_parser("eval", help="held-out accuracy, pass@k and length of a model on a recipe's task")
+    p.add_argument("recipe")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--model", help="model directory (a run's policy/ or checkpoints/step_N/policy)")
+    p.set_defaults(fn=cmd_eval)
+    p = sub.add_parser("demo", help="SFT warm start + GRPO on the embedded model, with an HTML report")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--resume", action="store_true")
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("config", help="list every config key with its default and documentation")
+    p.set_defaults(fn=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet()
+    from credo.config import ConfigError
+    from credo.models import ModelError
+    from credo.tasks.base import TaskError
+
+    try:
+        args.fn(args)
+    except (ConfigError, ModelError, TaskError) as e:
+        print(f"credo: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

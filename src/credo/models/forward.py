@@ -1,0 +1,91 @@
+"""Forward passes that process each distinct prompt once.
+
+A group's G responses share one prompt. Instead of running the prompt G times, the prompt is forwarded once with
+``use_cache=True``, its key/value cache is gathered out to the G rows, and the responses are forwarded on top with
+position ids that continue after the prompt. Gradients flow through the cached keys/values into the single prompt
+forward, so the loss and gradient equal those of the repeated-prompt forward (to float rounding).
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+
+
+def left_pad(seqs: list[list[int]] | list[torch.Tensor], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequences → (ids [N, L], mask [N, L]) padded on the left."""
+    n, length = len(seqs), max(len(s) for s in seqs)
+    ids = torch.full((n, length), pad_id, dtype=torch.long)
+    mask = torch.zeros((n, length), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if len(s):
+            ids[i, length - len(s):] = torch.as_tensor(s, dtype=torch.long)
+            mask[i, length - len(s):] = 1
+    return ids, mask
+
+
+def right_pad(seqs: list[torch.Tensor], pad_value: float | int, dtype: torch.dtype) -> torch.Tensor:
+    """1-D tensors → [N, max len] padded on the right."""
+    length = max(1, max(len(s) for s in seqs))
+    out = torch.full((len(seqs), length), pad_value, dtype=dtype)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = s
+    return out
+
+
+def prefill(model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, DynamicCache]:
+    """Forward left-padded prompts [P, L] once → (logits at the last position [P, V], cache)."""
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache(config=model.config)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True,
+                logits_to_keep=1)
+    return out.logits[:, -1, :], out.past_key_values
+
+
+def unique_prompts(prompts: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Deduplicate prompts → (distinct prompts, row → distinct index [N])."""
+    seen: dict[tuple[int, ...], int] = {}
+    uniq: list[torch.Tensor] = []
+    index = []
+    for p in prompts:
+        key = tuple(p.tolist())
+        if key not in seen:
+            seen[key] = len(uniq)
+            uniq.append(p)
+        index.append(seen[key])
+    return uniq, torch.tensor(index, dtype=torch.long)
+
+
+def response_logits(model: PreTrainedModel, prompts: list[torch.Tensor], responses: list[torch.Tensor],
+                    pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits that predict each response token, with every distinct prompt forwarded once.
+
+    prompts, responses: N 1-D token tensors. Returns (logits [N, T, V] where ``logits[i, t]`` predicts
+    ``responses[i][t]``, mask [N, T] of real response tokens).
+    """
+    uniq, row = unique_prompts(prompts)
+    p_ids, p_mask = left_pad(uniq, pad_id)
+    last, cache = prefill(model, p_ids, p_mask)
+    cache.batch_select_indices(row)  # gather the prompt cache out to the N rows (differentiable indexing)
+    r_ids = right_pad(responses, pad_id, torch.long)
+    r_mask = right_pad([torch.ones(len(r), dtype=torch.long) for r in responses], 0, torch.long)
+    full_mask = torch.cat([p_mask[row], r_mask], dim=1)
+    start = p_mask.sum(-1)[row].unsqueeze(1)
+    pos = start + torch.arange(r_ids.shape[1]).unsqueeze(0)
+    out = model(input_ids=r_ids, attention_mask=full_mask, position_ids=pos, cache=cache, use_cache=False)
+    logits = torch.cat([last[row].unsqueeze(1), out.logits[:, :-1]], dim=1)
+    return logits, r_mask.to(logits.dtype)
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log softmax(logits / T) at ``tokens``: [N, T, V], [N, T] → [N, T]."""
+    if temperature != 1.0:
+        logits = logits / temperature
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+@torch.no_grad()
+def entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Entropy (nats) of softmax(logits / T) per position: [N, T, V] → [N, T]."""
+    logp = torch.log_softmax(logits.detach().float() / temperature, dim=-1)
+    return -(logp.exp() * logp).sum(-1)

@@ -1,0 +1,81 @@
+"""Atomic checkpoints: ``<run>/checkpoints/step_000010/{policy/, trainer.pt}``, keep-last-k, exact resume.
+
+A checkpoint is written into a hidden temp directory and renamed into place, so a killed process leaves either the
+previous checkpoint or the new one, never half of one. ``policy/`` is a plain Hugging Face directory.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+_STEP = re.compile(r"^step_(\d+)$")
+
+
+def rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP.match(p.name)) and (p / "trainer.pt").is_file()]
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1][1] if found else None
+
+
+def save_checkpoint(run_dir: Path, step: int, models: dict[str, Any], tokenizers: dict[str, Any],
+                    state: dict[str, Any], keep_last: int = 2) -> Path:
+    """Write ``models[name]`` (HF ``save_pretrained``) and ``state`` (torch-pickled) for ``step``; prune old ones.
+
+    ``models``/``tokenizers`` map an agent name to its policy; a single-agent run uses ``{"policy": model}``.
+    """
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:06d}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".step_{step:06d}-", dir=root))
+    try:
+        for name, model in models.items():
+            model.save_pretrained(tmp / name, safe_serialization=True)
+            if tokenizers.get(name) is not None:
+                tokenizers[name].save_pretrained(tmp / name)
+        torch.save({**state, "step": step, "rng": rng_state()}, tmp / "trainer.pt")
+        if final.exists():  # re-saving the same step (e.g. after a resume) replaces it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for _, old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint_state(ckpt: Path) -> dict[str, Any]:
+    """The trainer state of a checkpoint (RNG states are restored by the caller with ``set_rng_state``)."""
+    return torch.load(Path(ckpt) / "trainer.pt", weights_only=False)

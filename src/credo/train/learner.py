@@ -1,0 +1,155 @@
+"""One trainable policy: optimizer, LR schedule, and the policy-gradient update over a rollout batch."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+
+import torch
+from transformers import PreTrainedModel
+
+from credo.config import AlgoConfig, SamplingConfig, TrainConfig
+from credo.losses import POLICY_LOSSES, agg_loss, kl_k3
+from credo.models.forward import entropy, response_logits, right_pad, token_logprobs
+from credo.trajectory import Trajectory
+
+
+def lr_lambda(schedule: str, warmup: int, total: int):
+    """Multiplier on the base LR per optimizer step: linear warm-up, then constant | linear | cosine decay to 0."""
+    if schedule not in ("constant", "linear", "cosine"):
+        raise ValueError(f"train.lr_schedule must be constant, linear or cosine, got {schedule!r}")
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        frac = min(1.0, (step - warmup) / max(1, total - warmup))
+        return {"constant": 1.0, "linear": 1.0 - frac, "cosine": 0.5 * (1 + math.cos(math.pi * frac))}[schedule]
+
+    return f
+
+
+class Learner:
+    """Holds a policy and its optimizer; ``update(trajectories)`` runs epochs × mini-batches × micro-batches.
+
+    The loss of a mini-batch is normalised by its *global* token / sequence counts, so gradient accumulation over
+    micro-batches gives the same gradient as one big batch.
+    """
+
+    def __init__(self, model: PreTrainedModel, pad_id: int, algo: AlgoConfig, train: TrainConfig,
+                 sampling: SamplingConfig, reference: PreTrainedModel | None = None):
+        self.model, self.pad_id, self.algo, self.train, self.sampling = model, pad_id, algo, train, sampling
+        POLICY_LOSSES.get(algo.policy_loss)  # fail early on an unknown name
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=train.lr, betas=tuple(train.betas), weight_decay=train.weight_decay)
+        total = train.steps * train.epochs * train.mini_batches
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(train.lr_schedule, train.warmup_steps,
+                                                                           total))
+        self.ref = None
+        if algo.kl_coef > 0:  # the reference defaults to a frozen copy of the policy as it is now
+            self.ref = (reference if reference is not None else copy.deepcopy(model)).eval().requires_grad_(False)
+
+    @property
+    def recompute_old(self) -> bool:
+        """With one optimizer step per batch the old policy is the current one: old log-probs = detached current."""
+        return self.train.epochs * self.train.mini_batches > 1
+
+    def _logprobs(self, model, rows: list[Trajectory], with_entropy: bool = False):
+        logits, rmask = response_logits(model, [t.prompt_ids for t in rows], [t.response_ids for t in rows],
+                                        self.pad_id)
+        toks = right_pad([t.response_ids for t in rows], self.pad_id, torch.long)
+        lp = token_logprobs(logits, toks, self.sampling.temperature)
+        ent = entropy(logits, self.sampling.temperature) if with_entropy else None
+        return lp, rmask, ent
+
+    def _micro(self, rows: list[Trajectory]) -> list[list[Trajectory]]:
+        size = self.train.micro_batch_size or len(rows)
+        return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+    @torch.no_grad()
+    def attach_logprobs(self, trajs: list[Trajectory]) -> None:
+        """Store old (and reference) log-probs in ``t.info`` before any update of this batch."""
+        for rows in self._micro(trajs):
+            if self.recompute_old:
+                lp, _, _ = self._logprobs(self.model, rows)
+                for i, t in enumerate(rows):
+                    t.info["old_logprobs"] = lp[i, : t.num_tokens]
+            if self.ref is not None:
+                lp, _, _ = self._logprobs(self.ref, rows)
+                for i, t in enumerate(rows):
+                    t.info["ref_logprobs"] = lp[i, : t.num_tokens]
+
+    def _loss(self, rows: list[Trajectory], n_tok: float, n_seq: float) -> tuple[torch.Tensor, dict, float]:
+        lp, rmask, ent = self._logprobs(self.model, rows, with_entropy=True)
+        mask = rmask * right_pad([t.loss_mask for t in rows], 0.0, torch.float32)
+        old = (right_pad([t.info["old_logprobs"] for t in rows], 0.0, torch.float32) if self.recompute_old
+               else lp.detach())
+        adv = right_pad([t.advantage if torch.is_tensor(t.advantage) else torch.full((t.num_tokens,), t.advantage)
+                         for t in rows], 0.0, torch.float32)
+        loss_mat, metrics = POLICY_LOSSES.get(self.algo.policy_loss)(lp, old, adv, mask, self.algo)
+        tokens = float(mask.sum())
+        if self.ref is not None:
+            kl = kl_k3(lp, right_pad([t.info["ref_logprobs"] for t in rows], 0.0, torch.float32))
+            loss_mat = loss_mat + self.algo.kl_coef * kl
+            metrics["actor/kl"] = float((kl.detach() * mask).sum() / max(tokens, 1.0))
+        norm = self.algo.loss_norm_const or float(self.sampling.max_new_tokens)
+        loss = agg_loss(loss_mat, mask, self.algo.loss_agg, num_tokens=n_tok, num_seqs=n_seq, norm_const=norm)
+        metrics["actor/entropy"] = float((ent * mask).sum() / max(tokens, 1.0))
+        return loss, metrics, tokens
+
+    def update(self, trajs: list[Trajectory]) -> dict[str, float]:
+        """Policy-gradient update on a rollout batch (advantages already set). Returns averaged metrics."""
+        self.model.train()
+        trajs = sorted(trajs, key=lambda t: t.group_id)  # groups contiguous: shared prompts forwarded once
+        groups = sorted({t.group_id for t in trajs})
+        sums: dict[str, float] = defaultdict(float)
+        weight = 0.0
+        skipped = steps = 0
+        gen = torch.Generator().manual_seed(self.train.seed * 1_000_003 + self.sched.last_epoch)
+        for _ in range(self.train.epochs):
+            order = [groups[i] for i in torch.randperm(len(groups), generator=gen)] if self.train.mini_batches > 1 \
+                else groups
+            per = math.ceil(len(order) / self.train.mini_batches)
+            for k in range(0, len(order), per):
+                chosen = set(order[k:k + per])
+                mb = [t for t in trajs if t.group_id in chosen]
+                n_tok = float(sum(float(t.loss_mask.sum()) for t in mb))
+                n_seq = float(sum(1 for t in mb if float(t.loss_mask.sum()) > 0))
+                if n_tok == 0:
+                    continue
+                for rows in self._micro(mb):
+                    loss, metrics, tokens = self._loss(rows, n_tok, n_seq)
+                    loss.backward()
+                    sums["actor/loss"] += float(loss.detach())
+                    for key, v in metrics.items():
+                        sums[key] += v * tokens
+                    weight += tokens
+                ok, grad_norm = self._step()
+                steps += 1
+                skipped += not ok
+                sums["actor/grad_norm"] += grad_norm if ok else 0.0
+        out = {k: v / max(weight, 1.0) for k, v in sums.items() if k not in ("actor/loss", "actor/grad_norm")}
+        out["actor/loss"] = sums["actor/loss"] / max(steps, 1)
+        out["actor/grad_norm"] = sums["actor/grad_norm"] / max(steps - skipped, 1)
+        out["actor/skipped_updates"] = float(skipped)
+        out["actor/lr"] = self.sched.get_last_lr()[0]
+        return out
+
+    def _step(self) -> tuple[bool, float]:
+        """Clip, check, step. A non-finite gradient skips the update (logged as actor/skipped_updates)."""
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        max_norm = self.train.grad_clip if self.train.grad_clip > 0 else float("inf")
+        norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        ok = math.isfinite(norm)
+        if ok:
+            self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        return ok, norm if ok else float("nan")
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])

@@ -1,0 +1,208 @@
+"""The RL trainer: generate → reward → advantage → select → update, plus eval, checkpoints and metrics."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM
+
+from credo.config import Config, to_dict
+from credo.credit import compute_advantages
+from credo.engines import ENGINES
+from credo.models import encode_prompt, load_policy, load_tokenizer
+from credo.selection import apply_overlong, filter_groups
+from credo.sft.trainer import sft_train
+from credo.tasks import build_task
+from credo.train.checkpoint import (latest_checkpoint, load_checkpoint_state, save_checkpoint, seed_everything,
+                                    set_rng_state)
+from credo.train.evaluate import evaluate
+from credo.train.learner import Learner
+from credo.train.metrics import MetricsLogger, PhaseTimer, truncate_after
+from credo.trajectory import Trajectory
+
+
+class DataCursor:
+    """Walks the training rows in a seeded permutation per epoch; its state is two integers."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch, self.pos = n, seed, 0, 0
+        self._perm = self._permutation()
+
+    def _permutation(self) -> list[int]:
+        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def take(self, k: int) -> list[int]:
+        out = []
+        while len(out) < k:
+            if self.pos == self.n:
+                self.epoch, self.pos = self.epoch + 1, 0
+                self._perm = self._permutation()
+            out.append(self._perm[self.pos])
+            self.pos += 1
+        return out
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.epoch, self.pos = s["epoch"], s["pos"]
+        self._perm = self._permutation()
+
+
+class RLTrainer:
+    """Single-policy RLVR trainer configured by a :class:`~credo.config.Config` (GRPO, Dr.GRPO, DAPO, GSPO, RLOO)."""
+
+    def __init__(self, cfg: Config, resume: bool = False):
+        self.cfg = cfg
+        self.run_dir = Path(cfg.log.output_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        seed_everything(cfg.train.seed)
+        self.task = build_task(cfg.task)
+        self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
+        ckpt = latest_checkpoint(self.run_dir) if resume else None
+        self.model, self.tok, _ = load_policy(cfg.model)
+        if ckpt is not None:
+            self.model = AutoModelForCausalLM.from_pretrained(ckpt / "policy", dtype=self.model.dtype)
+            self.tok = load_tokenizer(ckpt / "policy", cfg.model)
+        elif cfg.sft.steps > 0:
+            self.sft_metrics = self.warm_start()
+        self.engine = ENGINES.get("hf")(self.model, self.tok)
+        self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
+                               reference=self._reference(ckpt is not None))
+        self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
+        self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
+        if ckpt is not None:
+            state = load_checkpoint_state(ckpt)
+            self.learner.load_state_dict(state["learner"])
+            self.cursor.load_state_dict(state["cursor"])
+            self.step, self.next_group = state["step"], state["next_group"]
+            set_rng_state(state["rng"])
+            truncate_after(self.run_dir / "metrics.jsonl", self.step)
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
+                                    config=to_dict(cfg))
+
+    def warm_start(self) -> dict[str, float]:
+        rows = self.task.rows("train")[: self.cfg.sft.size]
+        examples = [(encode_prompt(self.tok, self.task.prompt(r), self.cfg.model.chat_template),
+                     self.tok(self.task.target(r), add_special_tokens=False)["input_ids"] + [self.tok.eos_token_id])
+                    for r in rows]
+        return sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed)
+
+    def _reference(self, resuming: bool):
+        """The KL reference is the policy as RL starts; it is saved once so a resumed run uses the same one."""
+        if self.cfg.algo.kl_coef <= 0:
+            return None
+        ref_dir = self.run_dir / "reference"
+        if resuming and ref_dir.is_dir():
+            return AutoModelForCausalLM.from_pretrained(ref_dir, dtype=self.model.dtype)
+        self.model.save_pretrained(ref_dir, safe_serialization=True)
+        return None  # the Learner copies the current policy
+
+    # ---------------------------------------------------------------- the RL step
+    def rollout(self) -> tuple[list[Trajectory], dict[str, float]]:
+        """Sample G responses for each prompt of the batch and score them; with dynamic sampling, keep only
+        groups whose raw scores differ and refill until the batch is full (or the refill budget is spent)."""
+        cfg, want = self.cfg, self.cfg.train.prompts_per_step
+        batch: list[Trajectory] = []
+        rounds = 1 + (cfg.algo.max_refill_rounds if cfg.algo.dynamic_sampling else 0)
+        dropped = 0
+        for _ in range(rounds):
+            rows = [self.train_rows[i] for i in self.cursor.take(want - len({t.group_id for t in batch}))]
+            with self.timer("generate"):
+                prompts = [encode_prompt(self.tok, self.task.prompt(r), cfg.model.chat_template) for r in rows]
+                trajs = self.engine.generate(prompts, cfg.sampling.n, cfg.sampling, version=self.step)
+            with self.timer("reward"):
+                self.score(trajs, rows)
+            if cfg.algo.dynamic_sampling:
+                trajs, gone = filter_groups(trajs)
+                dropped += len(gone)
+            batch += trajs
+            if len({t.group_id for t in batch}) >= want:
+                break
+        return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped}
+
+    def score(self, trajs: list[Trajectory], rows: list[dict]) -> None:
+        n = self.cfg.sampling.n
+        for i, t in enumerate(trajs):
+            row = rows[i // n]
+            t.group_id, t.prompt_text = self.next_group + i // n, self.task.prompt(row)
+            v = self.task.verify(row, t.response_text)
+            s = float(v.score)
+            if not math.isfinite(s):
+                warnings.warn(f"task {self.task.name} gave a non-finite score for row {row.get('question')!r}; "
+                              "using 0", stacklevel=2)
+                s = 0.0
+            t.rewards["score"], t.reward, t.info["verdict"] = s, s, v.details
+        self.next_group += len(rows)
+
+    def train_step(self) -> dict[str, float]:
+        trajs, metrics = self.rollout()
+        metrics |= apply_overlong(trajs, self.cfg.algo, self.cfg.sampling.max_new_tokens)
+        metrics |= compute_advantages(trajs, self.cfg.algo)
+        with self.timer("old_logprob"):
+            self.learner.attach_logprobs(trajs)
+        with self.timer("update"):
+            metrics |= self.learner.update(trajs)
+        self.step += 1
+        return metrics | self.batch_metrics(trajs) | self.timer.pop()
+
+    # ---------------------------------------------------------------- bookkeeping
+    @staticmethod
+    def batch_metrics(trajs: list[Trajectory]) -> dict[str, float]:
+        n = max(len(trajs), 1)
+        return {"reward/mean": sum(t.reward for t in trajs) / n,
+                "reward/score_mean": sum(t.score for t in trajs) / n,
+                "response/length_mean": sum(t.num_tokens for t in trajs) / n,
+                "response/stop_frac": sum(t.finish_reason == "stop" for t in trajs) / n,
+                "perf/generated_tokens": float(sum(t.num_tokens for t in trajs))}
+
+    def evaluate(self) -> dict[str, float]:
+        return evaluate(self.engine, self.tok, self.task, self.eval_rows, self.cfg.sampling, self.cfg.eval,
+                        self.cfg.model.chat_template, seed=self.cfg.train.seed + 1)
+
+    def save(self) -> Path:
+        state = {"learner": self.learner.state_dict(), "cursor": self.cursor.state_dict(),
+                 "next_group": self.next_group}
+        return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
+                               keep_last=self.cfg.log.keep_last)
+
+    def export(self) -> Path:
+        """Save the trained policy as a plain Hugging Face directory ``<run>/policy``."""
+        out = self.run_dir / "policy"
+        self.model.save_pretrained(out, safe_serialization=True)
+        self.tok.save_pretrained(out)
+        return out
+
+    def run(self) -> dict[str, float]:
+        """Train to ``train.steps``; returns the last evaluation's metrics."""
+        cfg, last_eval = self.cfg, {}
+        if self.step == 0:
+            last_eval = self.evaluate()
+            self.logger.log(0, last_eval | getattr(self, "sft_metrics", {}))
+        bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not cfg.log.progress, desc="rl")
+        while self.step < cfg.train.steps:
+            t0 = time.perf_counter()
+            metrics = self.train_step()
+            metrics["timing/step"] = time.perf_counter() - t0
+            metrics["perf/generated_tokens_per_s"] = metrics["perf/generated_tokens"] / metrics["timing/step"]
+            self.logger.log(self.step, metrics)
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}")
+            if self.step == cfg.train.steps or (cfg.eval.every and self.step % cfg.eval.every == 0):
+                last_eval = self.evaluate()
+                self.logger.log(self.step, last_eval)
+            if self.step == cfg.train.steps or (cfg.log.save_every and self.step % cfg.log.save_every == 0):
+                self.save()
+        bar.close()
+        self.logger.close()
+        return last_eval
