@@ -166,6 +166,11 @@ def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
 
 def _coerce(key: str, value: Any, f: dataclasses.Field, hint: Any, where: str) -> Any:
     expected = hint if isinstance(hint, type) else getattr(hint, "__origin__", None)
+    if expected is float and isinstance(value, str):  # YAML 1.1 reads "1e-2" (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected in (int, float, str, bool, list, dict) and not isinstance(value, expected):

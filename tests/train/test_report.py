@@ -21,12 +21,14 @@ def _train_row(s, entropy=True, timing=True):
     if entropy:
         row["actor/entropy"] = 2.0 - 0.05 * s
     if timing:
-        row |= {"timing/generate": 1.5, "timing/train": 0.5, "timing/step": 2.25, "perf/tokens_per_s": 1000.0 + s}
+        row |= {"timing/generate": 1.5, "timing/train": 0.5, "timing/step": 2.25,
+                "perf/tokens_per_s": 1000.0 + s, "perf/generated_tokens": 5000.0}
     return row
 
 
 def _full_rows():
-    rows = [{"step": 0, "eval/accuracy": 0.125, "eval/pass@4": 0.25}]  # eval before training is not a step
+    # step 0 as the trainer logs it: pre-training eval + SFT warm-start summary, not a training step
+    rows = [{"step": 0, "eval/accuracy": 0.125, "eval/pass@4": 0.25, "sft/loss_first": 2.5, "sft/loss_last": 0.75}]
     for s in range(1, N_STEPS + 1):
         row = _train_row(s)
         row["agent:solver/reward/mean"] = 0.2 * s
@@ -57,10 +59,11 @@ def test_report_full_run(tmp_path):
     out = write_report(run, title="My <run>")
     assert out == run / "report.html" and out.exists()
     page = out.read_text()
-    # reward, accuracy, length, entropy, clipfrac, KL, timing, throughput, agent solver, agent critic ("not logged")
+    # reward, accuracy, length, entropy, clipfrac, KL, timing, throughput, perf counters, agent solver,
+    # agent critic ("not logged")
     images = _images(page)
-    assert len(images) == 9
-    assert page.count('class="panel"') == 10
+    assert len(images) == 10
+    assert page.count('class="panel"') == 11
     assert page.count("not logged (agent:critic/reward/mean") == 1
     for b64 in images:
         png = base64.b64decode(b64)
@@ -69,7 +72,7 @@ def test_report_full_run(tmp_path):
     assert 'alt="Step time split: generate, train, other"' in page  # timing/step is the total, not a phase
     _assert_self_contained(page)
     for title in ["Reward", "Held-out accuracy", "Response length", "Entropy", "Clip fraction", "KL",
-                  "Step time split", "Throughput", "Agent solver: reward"]:
+                  "Step time split", "Throughput", "Perf counters", "Agent solver: reward"]:
         assert f"<h3>{title}</h3><img" in page, title
     assert "<title>My &lt;run&gt;</title>" in page
     assert "# &lt;tiny&gt; &amp; fast" in page and "<details><summary>config.yaml</summary>" in page
@@ -80,6 +83,7 @@ def test_report_full_run(tmp_path):
     assert f"{N_STEPS} (last step {N_STEPS})" in summary  # eval rows are not counted as extra steps
     assert "27.0 s (0h 00m 27s)" in summary  # 12 steps x timing/step 2.25
     assert "1.2000" in summary  # last reward/mean
+    assert "2.5000 → 0.7500" in summary  # SFT warm start
 
 
 def test_report_missing_metrics_says_not_logged(tmp_path):
@@ -90,7 +94,7 @@ def test_report_missing_metrics_says_not_logged(tmp_path):
     assert "<h3>Entropy</h3><p class=\"na\">not logged" in page
     assert "<h3>Held-out accuracy</h3><p class=\"na\">not logged" in page
     assert "<h3>Step time split</h3><p class=\"na\">not logged" in page
-    assert "Throughput" not in page  # optional panel only when perf/* exists
+    assert "Throughput" not in page and "SFT" not in page  # optional panels only when their keys exist
     assert "not logged: eval/length_mean" in page  # partially present panel names the missing key
     assert "<title>run-b</title>" in page
     assert "config.yaml" not in page
@@ -126,3 +130,10 @@ def test_report_long_run_uses_stacked_area(tmp_path):
     page = write_report(tmp_path).read_text()
     assert len(_images(page)) == 2  # accuracy + timing
     assert "602.0 s (0h 10m 02s)" in page and "301 (last step 301)" in page
+
+
+def test_report_sft_only_run(tmp_path):
+    _write_rows(tmp_path, [{"step": s, "sft/loss": 3.0 / s, "sft/lr": 1e-4} for s in range(1, 6)])
+    page = write_report(tmp_path).read_text()
+    assert len(_images(page)) == 1 and "<h3>SFT loss</h3><img" in page
+    assert "Training steps</th><td class=\"num\">0<" in page

@@ -40,8 +40,8 @@ def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP.match(p.name)) and (p / "trainer.pt").is_file()]
-    return sorted(found)
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP.match(p.name))]
+    return sorted((step, p) for step, p in found if (p / "trainer.pt").is_file())
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

@@ -131,6 +131,9 @@ def _summary(rows: list[dict], train: list[dict]) -> str:
         ("Total time", _duration(sum(step_times)) if any(step_times) else "not logged"),
         ("Last reward/mean", _fmt(reward[-1]) if reward else "not logged"),
     ]
+    sft = next((r for r in rows if "sft/loss_first" in r), None)
+    if sft is not None:
+        items.append(("SFT warm-start loss", f"{_fmt(sft['sft/loss_first'])} → {_fmt(sft.get('sft/loss_last'))}"))
     return "<table>" + "".join(f"<tr><th>{k}</th><td class=\"num\">{v}</td></tr>" for k, v in items) + "</table>"
 
 
@@ -148,7 +151,8 @@ def write_report(run_dir: Path, title: str | None = None) -> Path:
     run_dir = Path(run_dir)
     rows = read_metrics(run_dir / METRICS_FILE)
     keys = sorted({k for r in rows for k in r})
-    train = [r for r in rows if any(k != "step" and not k.startswith("eval/") for k in r)]
+    # RL step rows; eval rows and the step-0 row (eval + SFT warm-start summary) are not training steps
+    train = [r for r in rows if any(k != "step" and not k.startswith(("eval/", "sft/")) for k in r)]
     pass_at = sorted((k for k in keys if re.fullmatch(r"eval/pass@\d+", k)), key=lambda k: int(k.split("@")[1]))
     timing = [k for k in keys if k.startswith("timing/") and k != "timing/step"]
     panels = [
@@ -161,8 +165,12 @@ def write_report(run_dir: Path, title: str | None = None) -> Path:
         _timing_panel(rows, timing),
     ]
     perf = [k for k in keys if k.startswith("perf/")]
-    if perf:
-        panels.append(_line_panel(rows, "Throughput", perf))
+    rates = [k for k in perf if "per_s" in k]  # rates and counters differ by orders of magnitude: separate panels
+    for name, group in [("Throughput", rates), ("Perf counters", [k for k in perf if k not in rates])]:
+        if group:
+            panels.append(_line_panel(rows, name, group))
+    if "sft/loss" in keys:  # per-step SFT log (``credo sft`` runs)
+        panels.append(_line_panel(rows, "SFT loss", ["sft/loss"]))
     agents = sorted({m.group(1) for k in keys if (m := re.fullmatch(r"agent:([^/]+)/reward/.+", k))})
     for name in agents:
         panels.append(_line_panel(rows, f"Agent {name}: reward",

@@ -19,11 +19,16 @@ from credo.models import encode_prompt, load_policy, load_tokenizer
 from credo.selection import apply_overlong, filter_groups
 from credo.sft.trainer import sft_train
 from credo.tasks import build_task
-from credo.train.checkpoint import (latest_checkpoint, load_checkpoint_state, save_checkpoint, seed_everything,
-                                    set_rng_state)
+from credo.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
 from credo.train.evaluate import evaluate
 from credo.train.learner import Learner
-from credo.train.metrics import MetricsLogger, PhaseTimer, truncate_after
+from credo.train.metrics import MetricsLogger, PhaseTimer
 from credo.trajectory import Trajectory
 
 
@@ -86,10 +91,9 @@ class RLTrainer:
             self.cursor.load_state_dict(state["cursor"])
             self.step, self.next_group = state["step"], state["next_group"]
             set_rng_state(state["rng"])
-            truncate_after(self.run_dir / "metrics.jsonl", self.step)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
-                                    config=to_dict(cfg))
+                                    config=to_dict(cfg), resume_step=self.step if ckpt is not None else None)
 
     def warm_start(self) -> dict[str, float]:
         rows = self.task.rows("train")[: self.cfg.sft.size]
@@ -99,14 +103,14 @@ class RLTrainer:
         return sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed)
 
     def _reference(self, resuming: bool):
-        """The KL reference is the policy as RL starts; it is saved once so a resumed run uses the same one."""
+        """The KL reference is the policy as RL starts. It is saved once and always read back from disk, so a
+        resumed run computes with bit-identical reference weights."""
         if self.cfg.algo.kl_coef <= 0:
             return None
         ref_dir = self.run_dir / "reference"
-        if resuming and ref_dir.is_dir():
-            return AutoModelForCausalLM.from_pretrained(ref_dir, dtype=self.model.dtype)
-        self.model.save_pretrained(ref_dir, safe_serialization=True)
-        return None  # the Learner copies the current policy
+        if not (resuming and ref_dir.is_dir()):
+            self.model.save_pretrained(ref_dir, safe_serialization=True)
+        return AutoModelForCausalLM.from_pretrained(ref_dir, dtype=self.model.dtype)
 
     # ---------------------------------------------------------------- the RL step
     def rollout(self) -> tuple[list[Trajectory], dict[str, float]]:

@@ -1,0 +1,53 @@
+"""A run killed after its checkpoint and resumed logs exactly the metrics of an uninterrupted run."""
+
+import pytest
+
+from credo.config import load_config
+from credo.train.checkpoint import list_checkpoints
+from credo.train.metrics import read_metrics
+from credo.train.rl import RLTrainer
+
+SMALL = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+         "task.size=64", "task.eval_size=8", "train.prompts_per_step=2", "sampling.n=4", "sampling.max_new_tokens=4",
+         "sft.steps=3", "sft.batch_size=8", "eval.every=2", "eval.size=4", "eval.pass_k=2", "log.save_every=2",
+         "log.keep_last=1", "log.tensorboard=false", "log.progress=false", "train.lr=1e-2",
+         "train.mini_batches=2", "algo.kl_coef=0.1"]
+
+
+class Killed(Exception):
+    pass
+
+
+def _metrics(run_dir):
+    drop = ("timing/", "perf/generated_tokens_per_s")
+    return [{k: v for k, v in r.items() if not k.startswith(drop)} for r in read_metrics(run_dir / "metrics.jsonl")]
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
+    straight = load_config(None, SMALL + ["train.steps=4", f"log.output_dir={tmp_path / 'a'}"])
+    RLTrainer(straight).run()
+
+    cfg = load_config(None, SMALL + ["train.steps=4", f"log.output_dir={tmp_path / 'b'}"])
+    save = RLTrainer.save
+
+    def save_then_die(self):
+        out = save(self)
+        if self.step == 2:
+            raise Killed
+        return out
+
+    monkeypatch.setattr(RLTrainer, "save", save_then_die)
+    with pytest.raises(Killed):
+        RLTrainer(cfg).run()
+    monkeypatch.setattr(RLTrainer, "save", save)
+    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [2]
+    resumed = RLTrainer(cfg, resume=True)
+    assert resumed.step == 2
+    resumed.run()
+
+    a, b = _metrics(tmp_path / "a"), _metrics(tmp_path / "b")
+    assert len(a) == len(b) == 1 + 4 + 2  # step-0 eval, 4 steps, evals at 2 and 4
+    for x, y in zip(a, b):
+        assert x == y, {k: (x.get(k), y.get(k)) for k in x.keys() | y.keys() if x.get(k) != y.get(k)}
+    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [4]  # keep_last=1 pruned step 2
+    assert (tmp_path / "b" / "checkpoints" / "step_000004" / "policy" / "config.json").is_file()
