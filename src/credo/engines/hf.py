@@ -69,6 +69,7 @@ class HFEngine:
         texts = [""] * rows
         finish = ["length"] * rows
         stops = [s for s in sampling.stop if s]
+        longest = max(map(len, stops), default=0)
         temp = max(sampling.temperature, 1e-5)
         for step in range(sampling.max_new_tokens):
             scaled = logits.float() / temp
@@ -80,18 +81,20 @@ class HFEngine:
                 tok = torch.multinomial(probs, 1).squeeze(-1)
             lp = logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)
             done = torch.isin(tok, self.eos_ids)
-            for j, r in enumerate(active.tolist()):
-                t = int(tok[j])
+            done_list = done.tolist()
+            for j, (r, t, lp_j) in enumerate(zip(active.tolist(), tok.tolist(), lp.tolist())):
                 out_tok[r].append(t)
-                out_lp[r].append(float(lp[j]))
-                if done[j]:
+                out_lp[r].append(lp_j)
+                if done_list[j]:
                     finish[r] = "stop"
                 elif stops:
-                    texts[r] += self._text(t)
-                    tail = texts[r][-(max(map(len, stops)) + len(self._text(t))):]
+                    piece = self._text(t)
+                    texts[r] += piece
+                    tail = texts[r][-(longest + len(piece)):]
                     if any(s in tail for s in stops):
-                        done[j] = True
+                        done_list[j] = True
                         finish[r] = "stop"
+            done = torch.tensor(done_list)
             if step == sampling.max_new_tokens - 1:
                 break
             keep = (~done).nonzero().squeeze(-1)
