@@ -11,12 +11,13 @@ from credo.tasks.base import Task
 
 def evaluate(engine, tokenizer, task: Task, rows: list[dict], sampling: SamplingConfig, cfg: EvalConfig,
              chat_template: bool = True, seed: int = 0) -> dict[str, float]:
-    """Metrics under ``eval/``. Sampling for pass@k runs under its own seed, so evaluating never shifts the
+    """Metrics under ``eval/``: greedy ``accuracy`` (share of responses scoring 1), greedy ``score_mean`` (mean
+    verifier score; differs from accuracy on tasks with partial credit), ``pass@k``, ``length_mean``. Sampling for pass@k runs under its own seed, so evaluating never shifts the
     training random stream (a resumed run evaluates identically)."""
     rows = rows[: cfg.size]
     if not rows:
         return {}
-    correct, lengths, passed = 0.0, 0.0, 0.0
+    correct, score, lengths, passed = 0.0, 0.0, 0.0, 0.0
     k = cfg.pass_k
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -24,13 +25,15 @@ def evaluate(engine, tokenizer, task: Task, rows: list[dict], sampling: Sampling
             chunk = rows[i:i + cfg.batch_size]
             prompts = [encode_prompt(tokenizer, task.prompt(r), chat_template) for r in chunk]
             for r, t in zip(chunk, engine.generate(prompts, 1, sampling, greedy=True)):
-                correct += task.verify(r, t.response_text).score >= 1.0
+                s = task.verify(r, t.response_text).score
+                correct, score = correct + (s >= 1.0), score + s
                 lengths += t.num_tokens
             if k > 0:
                 trajs = engine.generate(prompts, k, sampling)
                 for j, r in enumerate(chunk):
                     passed += any(task.verify(r, t.response_text).score >= 1.0 for t in trajs[j * k:(j + 1) * k])
-    out = {"eval/accuracy": correct / len(rows), "eval/length_mean": lengths / len(rows)}
+    out = {"eval/accuracy": correct / len(rows), "eval/score_mean": score / len(rows),
+           "eval/length_mean": lengths / len(rows)}
     if k > 0:
         out[f"eval/pass@{k}"] = passed / len(rows)
     return out
