@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -15,7 +16,7 @@ from transformers import AutoModelForCausalLM
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
 from credo.engines import ENGINES
-from credo.models import encode_prompt, load_policy, load_tokenizer
+from credo.models import encode_prompt, load_policy
 from credo.selection import apply_overlong, filter_groups
 from credo.sft.trainer import sft_train
 from credo.tasks import build_task
@@ -74,11 +75,9 @@ class RLTrainer:
         self.task = build_task(cfg.task)
         self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
         ckpt = latest_checkpoint(self.run_dir) if resume else None
-        self.model, self.tok, _ = load_policy(cfg.model)
-        if ckpt is not None:
-            self.model = AutoModelForCausalLM.from_pretrained(ckpt / "policy", dtype=self.model.dtype)
-            self.tok = load_tokenizer(ckpt / "policy", cfg.model)
-        elif cfg.sft.steps > 0:
+        model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
+        self.model, self.tok, _ = load_policy(model_cfg)
+        if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.engine = ENGINES.get("hf")(self.model, self.tok)
         self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
