@@ -12,12 +12,13 @@ from credo.tasks.base import Task
 def evaluate(engine, tokenizer, task: Task, rows: list[dict], sampling: SamplingConfig, cfg: EvalConfig,
              chat_template: bool = True, seed: int = 0) -> dict[str, float]:
     """Metrics under ``eval/``: greedy ``accuracy`` (share of responses scoring 1), greedy ``score_mean`` (mean
-    verifier score; differs from accuracy on tasks with partial credit), ``pass@k``, ``length_mean``. Sampling for pass@k runs under its own seed, so evaluating never shifts the
-    training random stream (a resumed run evaluates identically)."""
+    verifier score; differs from accuracy on tasks with partial credit), ``pass@k`` and ``sampled_accuracy``
+    (pass@1 at the sampling temperature), ``length_mean``. Sampling runs under its own seed, so evaluating never
+    shifts the training random stream (a resumed run evaluates identically)."""
     rows = rows[: cfg.size]
     if not rows:
         return {}
-    correct, score, lengths, passed = 0.0, 0.0, 0.0, 0.0
+    correct, score, lengths, passed, sampled = 0.0, 0.0, 0.0, 0.0, 0.0
     k = cfg.pass_k
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -31,9 +32,11 @@ def evaluate(engine, tokenizer, task: Task, rows: list[dict], sampling: Sampling
             if k > 0:
                 trajs = engine.generate(prompts, k, sampling)
                 for j, r in enumerate(chunk):
-                    passed += any(task.verify(r, t.response_text).score >= 1.0 for t in trajs[j * k:(j + 1) * k])
+                    hits = [task.verify(r, t.response_text).score >= 1.0 for t in trajs[j * k:(j + 1) * k]]
+                    passed, sampled = passed + any(hits), sampled + sum(hits) / k
     out = {"eval/accuracy": correct / len(rows), "eval/score_mean": score / len(rows),
            "eval/length_mean": lengths / len(rows)}
     if k > 0:
         out[f"eval/pass@{k}"] = passed / len(rows)
+        out["eval/sampled_accuracy"] = sampled / len(rows)  # pass@1 at the sampling temperature, mean of k draws
     return out
