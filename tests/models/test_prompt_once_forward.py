@@ -1,5 +1,6 @@
 """The prompt-once forward equals the plain repeated-prompt forward in loss and gradient."""
 
+import pytest
 import torch
 
 from credo.models.forward import response_logits, token_logprobs
@@ -14,7 +15,9 @@ def _naive(model, prompts, responses):
     return out
 
 
-def test_prompt_once_matches_repeated_prompt_forward(tiny_policy):
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["contiguous-groups", "interleaved-rows"])
+def test_prompt_once_matches_repeated_prompt_forward(tiny_policy, shuffle):
     model, tok = tiny_policy
     g = torch.Generator().manual_seed(0)
     prompts = [torch.randint(4, 100, (n,), generator=g) for n in (7, 12, 9)]
@@ -23,6 +26,9 @@ def test_prompt_once_matches_repeated_prompt_forward(tiny_policy):
         for length in (1, 4, 6):
             rows_p.append(torch.cat([torch.tensor([tok.bos_token_id]), p]))
             rows_r.append(torch.randint(4, 100, (length,), generator=g))
+    if shuffle:  # rows of a group not adjacent: the cache is gathered by index instead of repeated
+        order = torch.randperm(len(rows_p), generator=g).tolist()
+        rows_p, rows_r = [rows_p[i] for i in order], [rows_r[i] for i in order]
     logits, mask = response_logits(model, rows_p, rows_r, tok.pad_token_id)
     toks = torch.nn.utils.rnn.pad_sequence(rows_r, batch_first=True)
     lp = token_logprobs(logits, toks)
