@@ -99,7 +99,13 @@ class RLTrainer:
         examples = [(encode_prompt(self.tok, self.task.prompt(r), self.cfg.model.chat_template),
                      self.tok(self.task.target(r), add_special_tokens=False)["input_ids"] + [self.tok.eos_token_id])
                     for r in rows]
-        return sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed)
+        with tqdm(total=self.cfg.sft.steps, disable=not self.cfg.log.progress, desc="sft") as bar:
+            def log(step: int, metrics: dict[str, float]) -> None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}")
+
+            return sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
+                             log=log)
 
     def _reference(self, resuming: bool):
         """The KL reference is the policy as RL starts. It is saved once and always read back from disk, so a
