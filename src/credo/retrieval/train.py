@@ -1,0 +1,186 @@
+"""Joint doc-doc + q-doc training of UniFAR: L = w_dd·InfoNCE_dd + w_qd·InfoNCE_qd + w_kl·KL(p(k|q) ‖ target).
+
+Each step draws ``batch_qd`` (question, positive) and ``batch_dd`` (query document, positive) pairs; candidates are
+the batch's positives plus one judged-non-relevant (grade 0) hard negative per query; in-batch documents known to be
+relevant to a query (other than its positive) are masked out. KL target (reconstructed): the question's weak facet
+label ``meta["facets"]`` when present, else softmax_k(cos(e_q, f_k(d+)) / τ) of its positive (detached).
+Ablations: ``model.anchors=false`` · ``model.gate=fixed`` · ``train.w_qd=0`` · ``train.w_dd=0`` · ``train.w_kl=0``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+from credo.retrieval.config import RetrievalConfig, to_dict
+from credo.retrieval.data import RetrievalSet
+from credo.retrieval.evaluate import evaluate_model
+from credo.retrieval.losses import facet_kl, info_nce
+from credo.retrieval.model import UniFAR
+
+
+@dataclass
+class Sources:
+    qd: RetrievalSet | None
+    dd: RetrievalSet | None
+
+
+def load_sources(cfg: RetrievalConfig) -> Sources:
+    """Build the q-doc and doc-doc sets named by ``cfg.data`` (a shared synthetic set when both say synthetic)."""
+    from credo.retrieval.data import read_beir
+    from credo.retrieval.foldoc import load_foldoc
+    from credo.retrieval.pubmedqa import load_pubmedqa
+    from credo.retrieval.synthetic import make_synthetic
+
+    d = cfg.data
+    cache: dict[str, RetrievalSet] = {}
+
+    def get(name: str) -> RetrievalSet | None:
+        if name == "none":
+            return None
+        if name not in cache:
+            if name == "synthetic":
+                cache[name] = make_synthetic(
+                    d.synthetic_docs,
+                    d.synthetic_topics,
+                    d.synthetic_questions,
+                    test_fraction=d.test_fraction,
+                    seed=d.seed,
+                )
+            elif name == "pubmedqa":
+                cache[name] = load_pubmedqa(size=d.pubmedqa_size, test_fraction=d.test_fraction, seed=d.seed)
+            elif name == "foldoc":
+                cache[name] = load_foldoc(d.foldoc_dir, d.foldoc_max_docs, d.test_fraction, d.foldoc_min_links, d.seed)
+            elif name.startswith("beir:"):
+                cache[name] = read_beir(name[5:])
+            else:
+                raise ValueError(f"unknown data source {name!r}: synthetic | pubmedqa | foldoc | beir:DIR | none")
+        return cache[name]
+
+    return Sources(get(d.qd), get(d.dd))
+
+
+def _pool(data: RetrievalSet | None, kind: str) -> list[tuple[str, list[str], list[str]]]:
+    if data is None or "train" not in data.qrels:
+        return []
+    out = []
+    for q, rel in data.split("train", kind).items():
+        pos = [d for d, g in rel.items() if g > 0]
+        if pos:
+            out.append((q, pos, [d for d, g in rel.items() if g <= 0]))
+    return out
+
+
+def _candidates(data, batch, rng, hard: bool) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """→ candidate doc ids, labels (B,), mask (B, N) of known-relevant candidates."""
+    cands = [rng.choice(pos) for _, pos, _ in batch]
+    if hard:
+        cands += [rng.choice(neg) for _, _, neg in batch if neg]
+    rel = [data.qrels["train"][q] for q, _, _ in batch]
+    mask = torch.tensor([[r.get(c, 0) > 0 for c in cands] for r in rel])
+    return cands, torch.arange(len(batch)), mask
+
+
+def _facet_target(model: UniFAR, data: RetrievalSet, qids: list[str], f_pos: torch.Tensor, e: torch.Tensor):
+    rows = []
+    for i, q in enumerate(qids):
+        w = data.queries[q].meta.get("facets")
+        if w and any(f in w for f in model.cfg.facets):
+            t = torch.tensor([float(w.get(f, 0.0)) for f in model.cfg.facets])
+            rows.append(t / t.sum())
+        else:
+            sim = F.cosine_similarity(e[i].detach().unsqueeze(0), f_pos[i].detach(), dim=-1)
+            rows.append(torch.softmax(sim / model.cfg.tau, -1).cpu())
+    return torch.stack(rows).to(e.device)
+
+
+def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, pools) -> dict[str, torch.Tensor]:
+    t = cfg.train
+    losses: dict[str, torch.Tensor] = {}
+    qpool, dpool = pools
+    if t.w_qd > 0 and qpool:
+        batch = rng.sample(qpool, min(t.batch_qd, len(qpool)))
+        cands, labels, mask = _candidates(src.qd, batch, rng, t.hard_negatives)
+        d = model.encode_docs([src.qd.corpus[c].units() for c in cands])
+        q = model.encode_questions([src.qd.queries[x].text for x, _, _ in batch])
+        scores = model.question_vectors(q) @ model.doc_vectors(d).T
+        losses["qd"] = info_nce(scores, labels, t.temperature, mask)
+        if t.w_kl > 0 and model.cfg.anchors:
+            target = _facet_target(model, src.qd, [x for x, _, _ in batch], d["f"][: len(batch)], q["e"])
+            losses["kl"] = facet_kl(q["p"], target)
+    if t.w_dd > 0 and dpool:
+        batch = rng.sample(dpool, min(t.batch_dd, len(dpool)))
+        cands, labels, mask = _candidates(src.dd, batch, rng, t.hard_negatives)
+        qs = [src.dd.queries[x] for x, _, _ in batch]
+        d = model.encode_docs([src.dd.corpus[c].units() for c in [q.query_doc for q in qs] + cands])
+        b = len(batch)
+        facets = [
+            model.cfg.facets.index(q.meta["facet"]) if q.meta.get("facet") in model.cfg.facets else None for q in qs
+        ]
+        qv = model.doc_query_vectors({k: v[:b] for k, v in d.items()}, facets)
+        scores = qv @ model.doc_vectors({k: v[b:] for k, v in d.items()}).T
+        losses["dd"] = info_nce(scores, labels, t.temperature, mask)
+    return losses
+
+
+def train(cfg: RetrievalConfig, src: Sources | None = None, model: UniFAR | None = None) -> tuple[UniFAR, list[dict]]:
+    """Train, evaluating before/after (and every ``eval.every`` steps); writes metrics.jsonl, config.yaml and
+    checkpoint/ under ``log.output_dir``. Returns the model and the list of eval records."""
+    t = cfg.train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    torch.manual_seed(t.seed)
+    rng = random.Random(t.seed)
+    src = src or load_sources(cfg)
+    model = model or UniFAR.from_encoder(cfg.model)
+    out = Path(cfg.log.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    pools = (_pool(src.qd, "question"), _pool(src.dd, "document"))
+    if not (pools[0] and t.w_qd > 0) and not (pools[1] and t.w_dd > 0) and t.steps > 0:
+        raise ValueError("nothing to train on: no q-doc or doc-doc training queries with a positive weight")
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": t.lr}, {"params": head, "lr": t.head_lr}])
+    log = (out / "metrics.jsonl").open("w")
+    evals: list[dict] = []
+
+    def run_eval(step: int) -> None:
+        rec: dict = {"step": step, "kind": "eval"}
+        for name, data in (("qd", src.qd), ("dd", src.dd)):
+            if data is not None and (name == "qd" or src.dd is not src.qd):
+                r = evaluate_model(model, data, "test", cfg.eval.top_k, cfg.eval.batch_size, cfg.log.progress)
+                rec.update({f"{data.name}/{g}/{m}": v for g, ms in r.items() for m, v in ms.items()})
+        evals.append(rec)
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+
+    if cfg.eval.before:
+        run_eval(0)
+    model.train()
+    t0 = time.time()
+    for step in range(1, t.steps + 1):
+        losses = train_step(model, src, cfg, rng, pools)
+        loss = sum({"qd": t.w_qd, "dd": t.w_dd, "kl": t.w_kl}[k] * v for k, v in losses.items())
+        opt.zero_grad()
+        loss.backward()
+        if t.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        opt.step()
+        rec = {"step": step, "kind": "train", "loss": float(loss.detach()), "time_s": round(time.time() - t0, 2)}
+        rec.update({f"loss_{k}": float(v.detach()) for k, v in losses.items()})
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        if cfg.eval.every and step % cfg.eval.every == 0 and step < t.steps:
+            run_eval(step)
+    if t.steps:
+        run_eval(t.steps)
+    log.close()
+    model.save(out / "checkpoint")
+    return model, evals
