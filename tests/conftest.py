@@ -10,6 +10,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+torch.set_num_threads(1)  # tiny models gain nothing from more threads, and one never oversubscribes shared cores
+
+
 @pytest.fixture(scope="session", autouse=True)
 def credo_cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("credo-cache")

@@ -37,11 +37,12 @@ def test_every_field_is_documented():
 
 def test_shipped_recipes_load():
     from credo.cli import RECIPES
+    from credo.retrieval.config import load_retrieval_config
 
     names = {p.stem for p in RECIPES.glob("*.yaml")}
-    assert {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "demo"} <= names
+    assert {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "demo", "unifar"} <= names
     for p in RECIPES.glob("*.yaml"):
-        load_config(p)
+        (load_retrieval_config if p.stem == "unifar" else load_config)(p)
 
 
 def test_registry_rejects_unknown_and_conflicting_names():
