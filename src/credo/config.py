@@ -203,10 +203,11 @@ def _flatten(d: dict, prefix: str, valid: dict[str, dataclasses.Field], where: s
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Build a Config from defaults, then a YAML recipe, then ``a.b=value`` overrides (values parsed as YAML)."""
-    cfg = Config()
-    valid = all_keys()
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, schema: type = Config) -> Any:
+    """Build a config (``schema``, default :class:`Config`) from defaults, then a YAML recipe, then ``a.b=value``
+    overrides (values parsed as YAML)."""
+    cfg = schema()
+    valid = all_keys(schema)
     if path is not None:
         p = Path(path)
         if not p.is_file():

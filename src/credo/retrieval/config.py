@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from credo.config import ConfigError, _apply, _f, _flatten, _unknown, all_keys
+from credo.config import ConfigError, _f, load_config
 
 
 @dataclass
@@ -81,40 +79,9 @@ class RetrievalConfig:
     log: RetrievalLogConfig = field(default_factory=RetrievalLogConfig)
 
 
-def _set(cfg: RetrievalConfig, key: str, value: Any, where: str, valid: dict) -> None:
-    """``_apply`` plus YAML 1.1's '1e-3'-is-a-string quirk: numeric strings for float fields become floats."""
-    if isinstance(value, str) and valid[key].type in ("float", float):
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    _apply(cfg, key, value, where)
-
-
 def load_retrieval_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RetrievalConfig:
     """Defaults, then a YAML recipe, then ``a.b=value`` overrides (values parsed as YAML); unknown keys raise."""
-    cfg = RetrievalConfig()
-    valid = all_keys(RetrievalConfig)
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"recipe not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from e
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: a recipe is a mapping of sections, got {type(data).__name__}")
-        for k, v in _flatten(data, "", valid, str(p)).items():
-            _set(cfg, k, v, str(p), valid)
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key=value")
-        k, raw = item.split("=", 1)
-        k = k.strip()
-        if k not in valid:
-            raise _unknown(k, list(valid), "command line")
-        _set(cfg, k, yaml.safe_load(raw) if raw.strip() else "", "command line", valid)
+    cfg = load_config(path, overrides, schema=RetrievalConfig)
     if cfg.model.gate not in ("adaptive", "fixed"):
         raise ConfigError(f"model.gate must be 'adaptive' or 'fixed', got {cfg.model.gate!r}")
     if not cfg.model.facets:
