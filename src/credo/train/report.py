@@ -157,7 +157,7 @@ def write_report(run_dir: Path, title: str | None = None) -> Path:
     timing = [k for k in keys if k.startswith("timing/") and k != "timing/step"]
     panels = [
         _line_panel(rows, "Reward", ["reward/mean", "reward/score_mean"]),
-        _line_panel(rows, "Held-out accuracy", ["eval/accuracy", *pass_at]),
+        _line_panel(rows, "Held-out accuracy", ["eval/accuracy", "eval/sampled_accuracy", *pass_at]),
         _line_panel(rows, "Response length", ["response/length_mean", "eval/length_mean"], "tokens"),
         _line_panel(rows, "Entropy", ["actor/entropy"]),
         _line_panel(rows, "Clip fraction", ["actor/clipfrac", "actor/clipfrac_low", "actor/clipfrac_high"]),
