@@ -35,14 +35,20 @@ def encode_corpus(model, docs: list[Doc], batch_size: int = 32, progress: bool =
 
 @torch.inference_mode()
 def encode_texts(model, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-    """(N, D) normalised mean-pooled embeddings of plain texts (questions, or docs without sentence structure)."""
+    """(N, D) normalised mean-pooled embeddings of plain texts (questions, or docs without sentence structure).
+
+    All texts are tokenised in one call, then batched in order of token count, so each batch pads to its own longest
+    row only (less padding than ordering by characters)."""
     was = model.training
     model.eval()
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    enc = model.tokenizer(texts, truncation=True, max_length=model.cfg.max_length)["input_ids"]
+    order = sorted(range(len(texts)), key=lambda i: -len(enc[i]))
+    dev = next(model.encoder.parameters()).device
     out = np.zeros((len(texts), model.dim), dtype=np.float32)
     for s in tqdm(range(0, len(texts), batch_size), desc="encode", disable=not progress):
         idx = order[s : s + batch_size]
-        out[idx] = torch.nn.functional.normalize(model.embed([texts[i] for i in idx]), dim=-1).float().cpu().numpy()
+        b = model.tokenizer.pad({"input_ids": [enc[i] for i in idx]}, return_tensors="pt")
+        out[idx] = torch.nn.functional.normalize(model.pool(b.to(dev)), dim=-1).float().cpu().numpy()
     model.train(was)
     return out
 

@@ -101,9 +101,12 @@ class UniFAR(nn.Module):
         """Mean-pooled token states (B, D), not normalised (== sentence-transformers mean pooling)."""
         dev = next(self.encoder.parameters()).device
         b = self.tokenizer(texts, padding=True, truncation=True, max_length=self.cfg.max_length, return_tensors="pt")
-        b = {k: v.to(dev) for k, v in b.items()}
-        h = self.encoder(**b).last_hidden_state
-        m = b["attention_mask"].unsqueeze(-1).to(h.dtype)
+        return self.pool(b.to(dev))
+
+    def pool(self, batch) -> torch.Tensor:
+        """Mean of the encoder's token states over the attention mask: tokenised batch → (B, D)."""
+        h = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        m = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
         return (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
     def _pack(self, docs: list[list[str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
