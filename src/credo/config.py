@@ -70,7 +70,8 @@ class SamplingConfig:
 @dataclass
 class AlgoConfig:
     advantage: str = _f("grpo", "advantage estimator: grpo | dr_grpo | rloo")
-    baseline: str = _f("mean", "group baseline estimator used by grpo / dr_grpo (registry credo.credit.BASELINES)")
+    baseline: str = _f("mean", "group centre for grpo / dr_grpo: mean | median | mom | are | are_clean "
+                       "(registry credo.credit.BASELINES)")
     std_eps: float = _f(1e-6, "grpo: groups whose reward std is below this get advantage 0")
     policy_loss: str = _f("ppo_clip", "policy loss: ppo_clip | gspo | gspo_token")
     eps_low: float = _f(0.2, "lower clip range: ratio >= 1 - eps_low")
