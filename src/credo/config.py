@@ -89,6 +89,15 @@ class AlgoConfig:
 
 
 @dataclass
+class RewardConfig:
+    noise_p: float = _f(0.0, "probability that a reward is contaminated with heavy-tailed noise (0 = off)")
+    noise_kind: str = _f("student_t", "contamination: student_t (scale * t_df) | pareto (± scale * (1 + Pareto(df)))")
+    noise_df: float = _f(1.5, "Student-t degrees of freedom, or the Pareto shape")
+    noise_scale: float = _f(1.0, "scale of the contamination")
+    noise_seed: int = _f(0, "seed of the contamination stream")
+
+
+@dataclass
 class TrainConfig:
     steps: int = _f(20, "RL steps (one rollout batch each)")
     prompts_per_step: int = _f(8, "prompts per rollout batch")
@@ -140,6 +149,7 @@ class Config:
     task: TaskConfig = field(default_factory=TaskConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)

@@ -11,7 +11,7 @@ SMALL = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "mod
          "task.size=64", "task.eval_size=8", "train.prompts_per_step=2", "sampling.n=4", "sampling.max_new_tokens=4",
          "sft.steps=3", "sft.batch_size=8", "eval.every=2", "eval.size=4", "eval.pass_k=2", "log.save_every=2",
          "log.keep_last=1", "log.tensorboard=false", "log.progress=false", "train.lr=1e-2",
-         "train.mini_batches=2", "algo.kl_coef=0.1"]
+         "train.mini_batches=2", "algo.kl_coef=0.1", "reward.noise_p=0.3"]
 
 
 class Killed(Exception):

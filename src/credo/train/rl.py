@@ -17,6 +17,7 @@ from credo.config import Config, to_dict
 from credo.credit import compute_advantages
 from credo.engines import ENGINES
 from credo.models import encode_prompt, load_policy
+from credo.rewards.noise import RewardNoise
 from credo.selection import apply_overlong, filter_groups
 from credo.sft.trainer import sft_train
 from credo.tasks import build_task
@@ -84,11 +85,16 @@ class RLTrainer:
                                reference=self._reference(ckpt is not None))
         self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
         self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
+        r = cfg.reward
+        self.noise = RewardNoise(r.noise_p, r.noise_kind, r.noise_df, r.noise_scale, r.noise_seed) \
+            if r.noise_p > 0 else None
         if ckpt is not None:
             state = load_checkpoint_state(ckpt)
             self.learner.load_state_dict(state["learner"])
             self.cursor.load_state_dict(state["cursor"])
             self.step, self.next_group = state["step"], state["next_group"]
+            if self.noise is not None:
+                self.noise.load_state_dict(state["reward_noise"])
             set_rng_state(state["rng"])
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
@@ -156,6 +162,8 @@ class RLTrainer:
 
     def train_step(self) -> dict[str, float]:
         trajs, metrics = self.rollout()
+        if self.noise is not None:
+            metrics |= self.noise(trajs)
         metrics |= apply_overlong(trajs, self.cfg.algo, self.cfg.sampling.max_new_tokens)
         metrics |= compute_advantages(trajs, self.cfg.algo)
         with self.timer("old_logprob"):
@@ -181,7 +189,7 @@ class RLTrainer:
 
     def save(self) -> Path:
         state = {"learner": self.learner.state_dict(), "cursor": self.cursor.state_dict(),
-                 "next_group": self.next_group}
+                 "next_group": self.next_group, "reward_noise": self.noise.state_dict() if self.noise else None}
         return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
                                keep_last=self.cfg.log.keep_last)
 
