@@ -74,6 +74,8 @@ class AlgoConfig:
                        "(registry credo.credit.BASELINES)")
     std_eps: float = _f(1e-6, "grpo: groups whose reward std is below this get advantage 0")
     policy_loss: str = _f("ppo_clip", "policy loss: ppo_clip | gspo | gspo_token")
+    seq_ratio_estimator: str = _f("mean", "gspo_token: location of the token log-ratios in the sequence ratio: "
+                                  "mean | median | mom | are | are_clean (rows < 10 tokens use the mean)")
     eps_low: float = _f(0.2, "lower clip range: ratio >= 1 - eps_low")
     eps_high: float = _f(0.2, "upper clip range: ratio <= 1 + eps_high (DAPO clip-higher: 0.28)")
     dual_clip: float = _f(0.0, "dual-clip constant c > 1 bounding the loss for negative advantages (0 = off)")

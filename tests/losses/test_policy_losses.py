@@ -153,3 +153,24 @@ def test_kl_k3():
     torch.testing.assert_close(kl_k3(lp, ref), torch.tensor([expect]))
     assert (kl_k3(torch.randn(5, 9), torch.randn(5, 9)) >= 0).all()
     assert torch.isfinite(kl_k3(torch.tensor([-500.0]), torch.tensor([0.0]))).all()
+
+
+def test_gspo_token_robust_sequence_ratio_ignores_an_outlier_token():
+    from credo.config import AlgoConfig
+    from credo.losses import POLICY_LOSSES
+
+    torch.manual_seed(0)
+    old = torch.randn(2, 12, dtype=torch.float64)
+    new = old + 0.01  # every token log-ratio 0.01 ...
+    new[0, 3] += 5.0  # ... except one outlier in row 0
+    mask = torch.ones(2, 12, dtype=torch.float64)
+    mask[1, 8:] = 0  # row 1 has 8 valid tokens: below the 10-token minimum, keeps the mean
+    adv = torch.ones(2, 12, dtype=torch.float64)
+    fn = POLICY_LOSSES.get("gspo_token")
+    _, m_mean = fn(new, old, adv, mask, AlgoConfig(eps_low=10.0, eps_high=10.0))
+    _, m_are = fn(new, old, adv, mask, AlgoConfig(eps_low=10.0, eps_high=10.0, seq_ratio_estimator="are"))
+    # ratio_mean is the token mean of s_{i,t} = s_i: row 0 has s = exp(0.01 + 5/12) with the mean, exp(0.01) with ARE
+    mean_ratio = (12 * math.exp(0.01 + 5 / 12) + 8 * math.exp(0.01)) / 20
+    assert m_mean["actor/ratio_mean"] == pytest.approx(mean_ratio, rel=1e-9)
+    row0 = math.log((20 * m_are["actor/ratio_mean"] - 8 * math.exp(0.01)) / 12)  # row 1 kept its mean, exp(0.01)
+    assert abs(row0 - 0.01) < 0.02  # measured 0.0167; the plain mean gives 0.01 + 5/12

@@ -105,15 +105,32 @@ def gspo(logprobs, old_logprobs, advantages, mask, cfg: AlgoConfig) -> tuple[tor
     return loss, _metrics(low, high, dual, s, seq_mask, log_ratio, mask, cfg)
 
 
+def _robust_seq_mean(log_ratio: torch.Tensor, mask: torch.Tensor, method: str, fallback: torch.Tensor) -> torch.Tensor:
+    """Per-row robust location of the valid token log-ratios [B, T] → [B]; rows with < 10 tokens keep ``fallback``."""
+    from credo.credit.robust_mean import robust_mean
+
+    out = fallback.clone()
+    faithful = method != "are_clean"
+    for i in range(log_ratio.shape[0]):
+        vals = log_ratio[i][mask[i] > 0]
+        if vals.numel() >= 10:
+            out[i] = robust_mean(vals, "are" if method.startswith("are") else method, faithful)
+    return out
+
+
 @POLICY_LOSSES.register("gspo_token")
 def gspo_token(logprobs, old_logprobs, advantages, mask, cfg: AlgoConfig) -> tuple[torch.Tensor, Metrics]:
     """GSPO-token: log s_{i,t} = logp - sg(logp) + sg(masked mean log-ratio), clamped, clipped per token.
 
     Equal to ``gspo`` in value, and in gradient when A is constant over a sequence; admits per-token advantages.
+    ``cfg.seq_ratio_estimator`` other than ``mean`` replaces the (detached) mean token log-ratio by a robust
+    estimate (ARE hook b); rows with fewer than 10 valid tokens keep the mean.
     """
     logprobs, old_logprobs, advantages = _inputs(logprobs, old_logprobs, advantages, mask)
     log_ratio = _where(mask, logprobs - old_logprobs)
     seq_log_ratio = _seq_mean(log_ratio, mask).detach()
+    if cfg.seq_ratio_estimator != "mean":
+        seq_log_ratio = _robust_seq_mean(log_ratio.detach(), mask, cfg.seq_ratio_estimator, seq_log_ratio)
     log_s = logprobs - logprobs.detach() + seq_log_ratio.unsqueeze(-1)
     ratio = torch.exp(log_s.clamp(-cfg.log_ratio_clamp, cfg.log_ratio_clamp))
     loss, low, high, dual = _clip(ratio, advantages, cfg)
