@@ -1,3 +1,4 @@
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -29,19 +30,11 @@ def test_default_shape_matches_the_speed_anchor():
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path):
-    try:
+    with pytest.raises(ModelError, match="nope"):
         resolve_model_dir(ModelConfig(path=str(tmp_path / "nope")))
-    except ModelError as e:
-        assert "nope" in str(e)
-    else:
-        raise AssertionError("no error")
     (tmp_path / "empty").mkdir()
-    try:
+    with pytest.raises(ModelError, match="config.json"):
         resolve_model_dir(ModelConfig(path=str(tmp_path / "empty")))
-    except ModelError as e:
-        assert "config.json" in str(e)
-    else:
-        raise AssertionError("no error")
 
 
 def test_encode_prompt_without_chat_template(tiny_policy):
