@@ -177,7 +177,7 @@ def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
     return ConfigError(f"{where}: unknown config key {key!r}{hint}")
 
 
-def _coerce(key: str, value: Any, f: dataclasses.Field, hint: Any, where: str) -> Any:
+def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
     expected = hint if isinstance(hint, type) else getattr(hint, "__origin__", None)
     if expected is float and isinstance(value, str):  # YAML 1.1 reads "1e-2" (no dot) as a string
         try:
@@ -199,8 +199,7 @@ def _apply(cfg: Any, key: str, value: Any, where: str) -> None:
     for p in parts[:-1]:
         obj = getattr(obj, p)
     hints = get_type_hints(type(obj))
-    f = {x.name: x for x in dataclasses.fields(obj)}[parts[-1]]
-    setattr(obj, parts[-1], _coerce(key, value, f, hints[parts[-1]], where))
+    setattr(obj, parts[-1], _coerce(key, value, hints[parts[-1]], where))
 
 
 def _flatten(d: dict, prefix: str, valid: dict[str, dataclasses.Field], where: str) -> dict[str, Any]:

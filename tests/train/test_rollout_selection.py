@@ -11,7 +11,6 @@ TINY = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "mode
 
 
 def test_dynamic_sampling_drops_constant_score_groups_and_refills(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(tmp_path.parent))
     monkeypatch.syspath_prepend(__file__.rsplit("/", 1)[0])
     trainer = RLTrainer(load_config(None, TINY + [f"log.output_dir={tmp_path}"]))
     batch, metrics = trainer.rollout()
