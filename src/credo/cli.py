@@ -35,11 +35,11 @@ def _quiet() -> None:
 
 def cmd_train(args: argparse.Namespace) -> dict:
     from credo.config import load_config
+    from credo.train.multi import build_trainer
     from credo.train.report import write_report
-    from credo.train.rl import RLTrainer
 
     cfg = load_config(recipe_path(args.recipe), args.overrides)
-    trainer = RLTrainer(cfg, resume=args.resume)
+    trainer = build_trainer(cfg, resume=args.resume)
     result = trainer.run()
     trainer.export()
     if cfg.log.report:
@@ -101,13 +101,53 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from credo.tasks import build_task
     from credo.train.evaluate import evaluate
 
-    overrides = list(args.overrides) + ([f"model.path={args.model}"] if args.model else [])
+    overrides = list(args.overrides)
+    if args.model and not _is_multi(args.recipe, overrides):
+        overrides.append(f"model.path={args.model}")
     cfg = load_config(recipe_path(args.recipe), overrides)
+    if cfg.multi.workflow:
+        return _eval_agents(cfg, args.model)
     model, tok, path = load_policy(cfg.model)
     task = build_task(cfg.task)
     result = evaluate(ENGINES.get("hf")(model, tok), tok, task, task.rows("eval"), cfg.sampling, cfg.eval,
                       cfg.model.chat_template, seed=cfg.train.seed + 1)
     print(json.dumps({"model": str(path), **result}, indent=1))
+    return result
+
+
+def _is_multi(recipe: str, overrides: list[str]) -> bool:
+    from credo.config import load_config
+
+    return bool(load_config(recipe_path(recipe), overrides).multi.workflow)
+
+
+def _eval_agents(cfg, model_root: str | None) -> dict:
+    """Held-out evaluation of a multi-agent recipe; ``--model`` is a run's ``agents/`` folder (one HF directory per
+    agent that owns a policy)."""
+    import tempfile
+
+    import torch
+
+    from credo.agents import build_agents
+    from credo.config import ConfigError
+    from credo.tasks import build_task
+    from credo.workflows import WORKFLOWS
+
+    if model_root:
+        root = Path(model_root)
+        for a in cfg.multi.agents:
+            if not a.get("share"):
+                if not (root / a["name"]).is_dir():
+                    raise ConfigError(f"--model {root}: no directory for agent {a['name']!r}")
+                a["model"] = {**a.get("model", {}), "path": str(root / a["name"])}
+    cfg.algo.kl_coef = 0.0
+    task = build_task(cfg.task)
+    with tempfile.TemporaryDirectory() as tmp:
+        agents, _ = build_agents(cfg, Path(tmp))
+    workflow = WORKFLOWS.get(cfg.multi.workflow)(cfg, agents, task)
+    torch.manual_seed(cfg.train.seed + 1)
+    result = workflow.evaluate(task.rows("eval")[: cfg.eval.size], cfg.eval.batch_size)
+    print(json.dumps(result, indent=1))
     return result
 
 
@@ -133,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="held-out accuracy, pass@k and length of a model on a recipe's task")
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*")
-    p.add_argument("--model", help="model directory (a run's policy/ or checkpoints/step_N/policy)")
+    p.add_argument("--model", help="model directory (a run's policy/ or checkpoints/step_N/policy; for a "
+                   "multi-agent recipe the run's agents/ folder)")
     p.set_defaults(fn=cmd_eval)
     p = sub.add_parser("demo", help="SFT warm start + GRPO on the embedded model, with an HTML report")
     p.add_argument("overrides", nargs="*")

@@ -146,6 +146,47 @@ class LogConfig:
 
 
 @dataclass
+class AgentConfig:
+    """One agent of a multi-agent workflow (an entry of ``multi.agents``)."""
+
+    name: str = _f("", "agent name (metrics, checkpoints and exports use it)")
+    model: dict = _f({}, "model keys overriding the top-level `model` section (path, hidden_size, ...)")
+    prompts: dict = _f({}, "role -> prompt template over {prompt} (the task's prompt), {question}, the "
+                       "workflow's fields ({plan}, {draft}, {critique}) and the row's fields except the gold answer; "
+                       "roles left out use the workflow's default")
+    trainable: bool = _f(True, "False: the agent generates but is never updated")
+    share: str = _f("", "name of an earlier agent whose policy (weights, optimizer) this agent uses")
+    lr: float = _f(0.0, "learning rate of this agent's optimizer (0 = train.lr)")
+    sampling: dict = _f({}, "sampling keys overriding the top-level `sampling` section for this agent's turns")
+    sft_prompt: str = _f("", "SFT warm start: prompt template over row fields (empty = no SFT for this agent)")
+    sft_target: str = _f(" {answer}", "SFT warm start: target template over row fields")
+
+
+@dataclass
+class MultiConfig:
+    workflow: str = _f("", "multi-agent topology: think_reason | voting | answer_critique_rewrite "
+                       "(registry credo.workflows.WORKFLOWS); empty = single-policy training")
+    agents: list = _f([], "agent mappings (see AgentConfig: name, model, prompts, trainable, share, lr, sampling, "
+                      "sft_prompt, sft_target)")
+    schedule: str = _f("simultaneous", "which trainable agents update each step: simultaneous | alternating")
+    period: int = _f(10, "alternating: steps before the turn passes to the next trainable agent")
+    credit: str = _f("v1", "think_reason: v1 | shapley_half | v2 | shared; voting: counterfactual | joint_plus | "
+                     "shared | individual; answer_critique_rewrite: cross_improvement | shared")
+    alpha: float = _f(1.0, "CCPO: Thinker reward tanh(alpha * z(delta))")
+    eta: float = _f(1.0, "CCPO: Solver gate sigmoid(eta * mu_delta / sigma_delta)")
+    lam: float = _f(0.2, "CCPO v2 event-bonus weight; voting joint_plus: r_k = R_joint + lam * c_k")
+    ema_decay: float = _f(0.99, "CCPO history normaliser: EMA decay of the mean and variance")
+    min_samples: int = _f(10, "CCPO history normaliser: raw rewards until this many samples were seen")
+    solo_samples: int = _f(0, "think_reason: counterfactual Solver-solo samples per prompt (0 = sampling.n)")
+    answer_penalty: float = _f(0.0, "think_reason: subtracted from the Thinker's reward when its plan states the "
+                               "gold answer")
+    tie_rule: str = _f("random", "voting: a tied vote is broken uniformly at random (seeded) | counted as no "
+                       "answer (none)")
+    critique_counterfactual: bool = _f(False, "answer_critique_rewrite: also rewrite without the critique; the "
+                                       "critic is paid R(rewrite) - R(rewrite without critique)")
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -156,6 +197,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    multi: MultiConfig = field(default_factory=MultiConfig)
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> dict[str, dataclasses.Field]:
@@ -262,3 +304,35 @@ def describe() -> str:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         lines.append(f"{k} = {default!r}\n    {f.metadata.get('help', '')}")
     return "\n".join(lines)
+
+
+def replace_from(base: Any, overrides: dict, where: str) -> Any:
+    """A copy of the dataclass ``base`` with ``overrides`` (flat or nested mapping) applied; unknown keys raise a
+    ConfigError naming ``where`` and the closest valid key."""
+    out = dataclasses.replace(base)
+    valid = all_keys(type(base))
+    for k, v in _flatten(overrides or {}, "", valid, where).items():
+        _apply(out, k, v, where)
+    return out
+
+
+def agent_configs(cfg: Config) -> list[AgentConfig]:
+    """``multi.agents`` as validated :class:`AgentConfig` objects (names unique and non-empty, ``share`` pointing
+    to an earlier agent)."""
+    out: list[AgentConfig] = []
+    for i, raw in enumerate(cfg.multi.agents):
+        where = f"multi.agents[{i}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: an agent is a mapping, got {raw!r}")
+        a = replace_from(AgentConfig(), raw, where)
+        if not a.name:
+            raise ConfigError(f"{where}: every agent needs a name")
+        if a.name in {b.name for b in out}:
+            raise ConfigError(f"{where}: duplicate agent name {a.name!r}")
+        if a.share and a.share not in {b.name for b in out}:
+            raise ConfigError(f"{where}: share={a.share!r} must name an earlier agent, "
+                              f"known: {[b.name for b in out]}")
+        replace_from(ModelConfig(), a.model, f"{where}.model")  # validate early
+        replace_from(SamplingConfig(), a.sampling, f"{where}.sampling")
+        out.append(a)
+    return out

@@ -1,0 +1,167 @@
+"""Multi-agent RL: a workflow produces episodes, its credit pays every turn, then each scheduled agent's turns are
+group-normalised per (agent, role) and its policy is updated. Every agent keeps its own policy unless it shares one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from credo.agents import build_agents
+from credo.config import Config, ConfigError, to_dict
+from credo.credit import compute_advantages
+from credo.models import encode_prompt
+from credo.rewards.noise import RewardNoise
+from credo.selection import apply_overlong
+from credo.sft.trainer import sft_train
+from credo.tasks import build_task
+from credo.train.checkpoint import latest_checkpoint, load_checkpoint_state, save_checkpoint, seed_everything, \
+    set_rng_state
+from credo.train.metrics import MetricsLogger, PhaseTimer
+from credo.train.rl import DataCursor, RLTrainer
+from credo.workflows import WORKFLOWS
+
+SCHEDULES = ("simultaneous", "alternating")
+
+
+def _moments(values: list[float]) -> tuple[float, float]:
+    x = torch.tensor(values, dtype=torch.float64)
+    return float(x.mean()), float(x.var(unbiased=False))
+
+
+class MultiAgentTrainer(RLTrainer):
+    """Trains the agents of ``multi.agents`` in the topology ``multi.workflow`` (``run``/``report`` as RLTrainer)."""
+
+    def __init__(self, cfg: Config, resume: bool = False):
+        if cfg.multi.schedule not in SCHEDULES:
+            raise ConfigError(f"multi.schedule must be one of {SCHEDULES}, got {cfg.multi.schedule!r}")
+        self.cfg = cfg
+        self.run_dir = Path(cfg.log.output_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        seed_everything(cfg.train.seed)
+        self.task = build_task(cfg.task)
+        self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
+        ckpt = latest_checkpoint(self.run_dir) if resume else None
+        workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
+        self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt)
+        if ckpt is None and cfg.sft.steps > 0:
+            self.sft_metrics = self.warm_start()
+        self.workflow = workflow_cls(cfg, self.agents, self.task)
+        self.trainable = [a.name for a in self.agents.values() if a.trainable]
+        self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
+        self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
+        r = cfg.reward
+        self.noise = RewardNoise(r.noise_p, r.noise_kind, r.noise_df, r.noise_scale, r.noise_seed) \
+            if r.noise_p > 0 else None
+        if ckpt is not None:
+            state = load_checkpoint_state(ckpt)
+            for name, s in state["learners"].items():
+                self.policies[name].learner.load_state_dict(s)
+            self.cursor.load_state_dict(state["cursor"])
+            self.workflow.load_state_dict(state["workflow"])
+            self.step, self.next_group = state["step"], state["next_group"]
+            if self.noise is not None:
+                self.noise.load_state_dict(state["reward_noise"])
+            set_rng_state(state["rng"])
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
+                                    config=to_dict(cfg), resume_step=self.step if ckpt is not None else None)
+
+    def warm_start(self) -> dict[str, float]:
+        """SFT every agent that has an ``sft_prompt`` on the training rows (prompt/target templates over row fields)."""
+        out: dict[str, float] = {}
+        rows = self.train_rows[: self.cfg.sft.size]
+        for agent in self.agents.values():
+            if not agent.cfg.sft_prompt:
+                continue
+            p = agent.policy
+            examples = [(encode_prompt(p.tok, agent.cfg.sft_prompt.format(**r), p.model_cfg.chat_template),
+                         p.tok(agent.cfg.sft_target.format(**r), add_special_tokens=False)["input_ids"]
+                         + [p.tok.eos_token_id]) for r in rows]
+            with tqdm(total=self.cfg.sft.steps, disable=not self.cfg.log.progress, desc=f"sft {agent.name}") as bar:
+                m = sft_train(p.model, p.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
+                              log=lambda *_: bar.update(1))
+            out |= {f"{agent.name}/{k}": v for k, v in m.items()}
+        return out
+
+    def scheduled(self) -> list[str]:
+        """Agents updated at the current step: all trainable ones, or one at a time for ``multi.period`` steps."""
+        if self.cfg.multi.schedule == "simultaneous" or not self.trainable:
+            return list(self.trainable)
+        return [self.trainable[(self.step // self.cfg.multi.period) % len(self.trainable)]]
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        rows = [self.train_rows[i] for i in self.cursor.take(cfg.train.prompts_per_step)]
+        gids = list(range(self.next_group, self.next_group + len(rows)))
+        self.next_group += len(rows)
+        with self.timer("generate"):
+            episodes = self.workflow.rollout(rows, gids, cfg.sampling.n, version=self.step)
+        with self.timer("reward"):
+            metrics = self.workflow.credit(episodes)
+        active = self.scheduled()
+        every = [t for e in episodes for t in e.turns]
+        trajs = [t for t in every if t.agent in active]
+        if self.noise is not None:
+            metrics |= self.noise(trajs)
+        by_key: dict[tuple[str, str], list] = defaultdict(list)
+        for t in every:
+            by_key[(t.agent, t.role)].append(t)
+        for (name, role), ts in by_key.items():
+            agent = self.agents[name]
+            if name in active:
+                apply_overlong(ts, cfg.algo, agent.sampling.max_new_tokens)
+                adv = compute_advantages(ts, cfg.algo)
+                metrics[f"{name}/{role}/adv_std"] = adv.get("critic/adv_std", 0.0)
+            mean, var = _moments([t.reward for t in ts])
+            metrics |= {f"{name}/{role}/reward_mean": mean, f"{name}/{role}/reward_var": var,
+                        f"{name}/{role}/score_mean": sum(t.score for t in ts) / len(ts)}
+            if name in active:
+                metrics[f"{name}/{role}/adv_mean"], metrics[f"{name}/{role}/adv_var"] = \
+                    _moments([float(t.advantage) for t in ts])
+        for pname, policy in self.policies.items():
+            mine = [t for t in trajs if self.agents[t.agent].policy is policy]
+            if not mine or policy.learner is None:
+                continue
+            with self.timer("old_logprob"):
+                policy.learner.attach_logprobs(mine)
+            with self.timer("update"):
+                metrics |= {f"{pname}/{k}": v for k, v in policy.learner.update(mine).items()}
+        metrics |= {f"schedule/{name}": float(name in active) for name in self.trainable}
+        self.step += 1
+        out = self.batch_metrics(every) | metrics | self.timer.pop()
+        out["reward/mean"] = sum(t.reward for t in trajs) / max(len(trajs), 1)
+        return out
+
+    def evaluate(self) -> dict[str, float]:
+        rows = self.eval_rows[: self.cfg.eval.size]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.cfg.train.seed + 1)
+            return self.workflow.evaluate(rows, self.cfg.eval.batch_size)
+
+    def save(self) -> Path:
+        state = {"learners": {n: p.learner.state_dict() for n, p in self.policies.items() if p.learner is not None},
+                 "cursor": self.cursor.state_dict(), "next_group": self.next_group,
+                 "workflow": self.workflow.state_dict(),
+                 "reward_noise": self.noise.state_dict() if self.noise else None}
+        return save_checkpoint(self.run_dir, self.step, {n: p.model for n, p in self.policies.items()},
+                               {n: p.tok for n, p in self.policies.items()}, state, keep_last=self.cfg.log.keep_last)
+
+    def export(self) -> Path:
+        """Each policy as a plain Hugging Face directory ``<run>/agents/<name>`` (deployable on its own)."""
+        root = self.run_dir / "agents"
+        for name, p in self.policies.items():
+            p.model.save_pretrained(root / name, safe_serialization=True)
+            p.tok.save_pretrained(root / name)
+        return root
+
+
+def build_trainer(cfg: Config, resume: bool = False) -> RLTrainer:
+    """The trainer a config asks for: multi-agent when ``multi.workflow`` is set, single-policy otherwise."""
+    return MultiAgentTrainer(cfg, resume) if cfg.multi.workflow else RLTrainer(cfg, resume)

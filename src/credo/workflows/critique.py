@@ -1,0 +1,86 @@
+"""DACR: agent P answers, partner Q critiques, P rewrites — run in both directions every step, so each agent is
+trained as solver (answer + rewrite turns) and as critic. With ``multi.critique_counterfactual`` P also rewrites
+without the critique, and the critic is paid against that rewrite. Credit: :func:`credo.credit.dacr.dacr_rewards`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from credo.credit.dacr import dacr_rewards
+from credo.workflows import WORKFLOWS, Episode, Workflow, clean, states_answer
+
+ANSWER = "{prompt}"
+CRITIQUE = "{prompt} {draft} Critique:"
+REWRITE = "{prompt} {draft} Critique: {critique} Revised:"
+
+
+@WORKFLOWS.register("answer_critique_rewrite")
+class AnswerCritiqueRewrite(Workflow):
+    roles = ("answer", "critique", "rewrite")
+
+    def _direction(self, solver, critic, rows, n, version, greedy=False, batch_size=0):
+        """-> (answers, critiques, rewrites, critique-free rewrites or None), each prompt-major, len(rows)*n."""
+        gen = self.generate
+        answers = gen(solver, [solver.format("answer", ANSWER, **self.fields(r)) for r in rows], n, "answer",
+                      version, greedy, batch_size)
+        rows_n = [rows[i // n] for i in range(len(answers))]
+        drafts = [clean(t.response_text) for t in answers]
+        crits = gen(critic, [critic.format("critique", CRITIQUE, **self.fields(r, draft=d))
+                             for r, d in zip(rows_n, drafts)], 1, "critique", version, greedy, batch_size)
+        notes = [clean(t.response_text) for t in crits]
+        rewrites = gen(solver, [solver.format("rewrite", REWRITE, **self.fields(r, draft=d, critique=c))
+                                for r, d, c in zip(rows_n, drafts, notes)], 1, "rewrite", version, greedy, batch_size)
+        solo = None
+        if self.multi.critique_counterfactual:
+            solo = gen(solver, [solver.format("rewrite", REWRITE, **self.fields(r, draft=d, critique=""))
+                                for r, d in zip(rows_n, drafts)], 1, "rewrite_solo", version, greedy, batch_size)
+        return answers, crits, rewrites, solo
+
+    def rollout(self, rows, group_ids, n, version=0):
+        p, q = self.agents
+        episodes = []
+        for solver, critic in ((p, q), (q, p)):
+            answers, crits, rewrites, solo = self._direction(solver, critic, rows, n, version)
+            for i, turns in enumerate(zip(answers, crits, rewrites)):
+                row, g = rows[i // n], group_ids[i // n]
+                for t in turns:
+                    t.group_id = t.episode_id = g
+                info = {"answer": self.verify(row, turns[0].response_text)[0], "solver": solver.name,
+                        "leak": states_answer(turns[1].response_text, row.get("answer"))}
+                if solo is not None:
+                    info["rewrite_solo"] = self.verify(row, solo[i].response_text)[0]
+                episodes.append(Episode(g, row, list(turns), self.verify(row, turns[2].response_text)[0], info))
+        return episodes
+
+    def credit(self, episodes):
+        ans = torch.tensor([e.info["answer"] for e in episodes], dtype=torch.float64)
+        rw = torch.tensor([e.score for e in episodes], dtype=torch.float64)
+        solo = torch.tensor([e.info["rewrite_solo"] for e in episodes], dtype=torch.float64) \
+            if self.multi.critique_counterfactual else None
+        r_ans, r_crit, r_rw, metrics = dacr_rewards(ans, rw, solo, self.multi.credit)
+        for e, a, c, w in zip(episodes, r_ans.tolist(), r_crit.tolist(), r_rw.tolist()):
+            answer, crit, rewrite = e.turns
+            penalty = self.multi.answer_penalty if e.info["leak"] else 0.0
+            answer.reward, crit.reward, rewrite.reward = a, c - penalty, w
+            answer.rewards["score"] = e.info["answer"]
+            rewrite.rewards["score"] = crit.rewards["score"] = e.score
+            crit.rewards["leak_penalty"] = -penalty
+        metrics["dacr/leak_rate"] = sum(e.info["leak"] for e in episodes) / max(len(episodes), 1)
+        return metrics
+
+    def evaluate(self, rows, batch_size=64):
+        """Greedy, both directions: each agent's answer accuracy and its accuracy after the partner's critique.
+        ``eval/accuracy`` is the mean rewrite accuracy."""
+        p, q = self.agents
+        out, total = {}, 0.0
+        for solver, critic in ((p, q), (q, p)):
+            answers, _, rewrites, _ = self._direction(solver, critic, rows, 1, 0, True, batch_size)
+            n = max(len(rows), 1)
+            a = sum(self.verify(r, t.response_text)[0] >= 1 for r, t in zip(rows, answers)) / n
+            w = sum(self.verify(r, t.response_text)[0] >= 1 for r, t in zip(rows, rewrites)) / n
+            out[f"eval/{solver.name}/answer_accuracy"] = a
+            out[f"eval/{solver.name}/rewrite_accuracy"] = w
+            total += w / 2
+        out["eval/accuracy"] = total
+        return out

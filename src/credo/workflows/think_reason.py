@@ -1,0 +1,104 @@
+"""CCPO's Think→Reason dyad: agent 1 (Thinker) writes a plan, agent 2 (Solver) answers given problem + plan.
+
+Per prompt and step: n joint episodes (plan → answer) and ``multi.solo_samples`` counterfactual Solver-alone answers
+(never trained on; they price the Thinker's help). Credit: :func:`credo.credit.ccpo.dyad_rewards`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+
+from credo.credit.ccpo import HistoryNormalizer, dyad_rewards, pair_solo
+from credo.workflows import WORKFLOWS, Episode, Workflow, clean, states_answer
+
+THINK = "{question} Plan:"
+SOLVE = "{question} Plan: {plan} Answer:"
+SOLO = "{prompt}"
+
+
+@WORKFLOWS.register("think_reason")
+class ThinkReason(Workflow):
+    roles = ("think", "solve")
+
+    def __init__(self, cfg, agents, task):
+        super().__init__(cfg, agents, task)
+        self.thinker, self.solver = self.agents
+        self.hist = HistoryNormalizer(self.multi.ema_decay, self.multi.min_samples)
+
+    def _plans(self, rows, n, version, greedy=False, batch_size=0):
+        texts = [self.thinker.format("think", THINK, **self.fields(r)) for r in rows]
+        return self.generate(self.thinker, texts, n, "think", version, greedy, batch_size)
+
+    def _solve(self, rows, plans, version, greedy=False, batch_size=0):
+        """One Solver answer per (row, plan); ``plans`` is a list of strings aligned with ``rows``."""
+        texts = [self.solver.format("solve", SOLVE, **self.fields(r, plan=p)) for r, p in zip(rows, plans)]
+        return self.generate(self.solver, texts, 1, "solve", version, greedy, batch_size)
+
+    def _solo(self, rows, n, version, greedy=False, batch_size=0):
+        texts = [self.solver.format("solo", SOLO, **self.fields(r)) for r in rows]
+        return self.generate(self.solver, texts, n, "solo", version, greedy, batch_size)
+
+    def rollout(self, rows, group_ids, n, version=0):
+        plans = self._plans(rows, n, version)
+        plan_rows = [rows[i // n] for i in range(len(plans))]
+        answers = self._solve(plan_rows, [clean(p.response_text) for p in plans], version)
+        m = self.multi.solo_samples or n
+        solo = self._solo(rows, m, version)
+        solo_scores = {g: [self.verify(rows[i], t.response_text)[0] for t in solo[i * m:(i + 1) * m]]
+                       for i, g in enumerate(group_ids)}
+        episodes = []
+        for i, (plan, ans) in enumerate(zip(plans, answers)):
+            row, g = rows[i // n], group_ids[i // n]
+            score, _ = self.verify(row, ans.response_text)
+            plan.group_id = ans.group_id = plan.episode_id = ans.episode_id = g
+            episodes.append(Episode(g, row, [plan, ans], score,
+                                    {"solo": solo_scores[g], "leak": states_answer(plan.response_text,
+                                                                                    row.get("answer"))}))
+        return episodes
+
+    def credit(self, episodes):
+        gids = [e.group_id for e in episodes]
+        joint = torch.tensor([e.score for e in episodes], dtype=torch.float64)
+        solo = pair_solo(gids, {e.group_id: e.info["solo"] for e in episodes})
+        r1, r2, metrics = dyad_rewards(joint, solo, torch.tensor(gids), self.hist, self.multi.credit,
+                                       self.multi.alpha, self.multi.eta, self.multi.lam)
+        leaks = 0
+        for e, a, b, s in zip(episodes, r1.tolist(), r2.tolist(), solo.tolist()):
+            plan, ans = e.turns
+            penalty = self.multi.answer_penalty if e.info["leak"] else 0.0
+            leaks += e.info["leak"]
+            plan.reward, ans.reward = a - penalty, b
+            for t in (plan, ans):
+                t.rewards |= {"score": e.score, "solo": s, "delta": e.score - s}
+            plan.rewards["leak_penalty"] = -penalty
+        metrics["ccpo/leak_rate"] = leaks / max(len(episodes), 1)
+        return metrics
+
+    def evaluate(self, rows, batch_size=64):
+        """Greedy team accuracy, Solver-alone accuracy (solo prompt), and the lazy-agent check: the Solver with the
+        Thinker removed (joint prompt, empty plan). ``lazy_gap`` = team - lazy accuracy."""
+        plans = [clean(t.response_text) for t in self._plans(rows, 1, 0, True, batch_size)]
+        team = [self.verify(r, t.response_text)[0] >= 1
+                for r, t in zip(rows, self._solve(rows, plans, 0, True, batch_size))]
+        solo = [self.verify(r, t.response_text)[0] >= 1 for r, t in zip(rows, self._solo(rows, 1, 0, True,
+                                                                                         batch_size))]
+        lazy = [self.verify(r, t.response_text)[0] >= 1
+                for r, t in zip(rows, self._solve(rows, [""] * len(rows), 0, True, batch_size))]
+        n = max(len(rows), 1)
+        out = defaultdict(float)
+        out["eval/accuracy"] = out["eval/team_accuracy"] = sum(team) / n
+        out["eval/solo_accuracy"] = sum(solo) / n
+        out["eval/lazy_accuracy"] = sum(lazy) / n
+        out["eval/lazy_gap"] = out["eval/team_accuracy"] - out["eval/lazy_accuracy"]
+        out["eval/help_rate"] = sum(t and not s for t, s in zip(team, solo)) / n
+        out["eval/hurt_rate"] = sum(s and not t for t, s in zip(team, solo)) / n
+        out["eval/leak_rate"] = sum(states_answer(p, r.get("answer")) for p, r in zip(plans, rows)) / n
+        return dict(out)
+
+    def state_dict(self):
+        return {"hist": self.hist.state_dict()}
+
+    def load_state_dict(self, state):
+        self.hist.load_state_dict(state["hist"])
