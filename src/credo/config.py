@@ -170,8 +170,9 @@ class MultiConfig:
                       "sft_prompt, sft_target)")
     schedule: str = _f("simultaneous", "which trainable agents update each step: simultaneous | alternating")
     period: int = _f(10, "alternating: steps before the turn passes to the next trainable agent")
-    credit: str = _f("v1", "think_reason: v1 | shapley_half | v2 | shared; voting: counterfactual | joint_plus | "
-                     "shared | individual; answer_critique_rewrite: cross_improvement | shared")
+    credit: str = _f("", "credit mode (empty = the workflow's first): think_reason: v1 | shapley_half | v2 | shared; "
+                     "voting: counterfactual | joint_plus | shared | individual; answer_critique_rewrite: "
+                     "cross_improvement | shared")
     alpha: float = _f(1.0, "CCPO: Thinker reward tanh(alpha * z(delta))")
     eta: float = _f(1.0, "CCPO: Solver gate sigmoid(eta * mu_delta / sigma_delta)")
     lam: float = _f(0.2, "CCPO v2 event-bonus weight; voting joint_plus: r_k = R_joint + lam * c_k")

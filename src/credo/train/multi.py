@@ -19,8 +19,13 @@ from credo.rewards.noise import RewardNoise
 from credo.selection import apply_overlong
 from credo.sft.trainer import sft_train
 from credo.tasks import build_task
-from credo.train.checkpoint import latest_checkpoint, load_checkpoint_state, save_checkpoint, seed_everything, \
-    set_rng_state
+from credo.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
 from credo.train.metrics import MetricsLogger, PhaseTimer
 from credo.train.rl import DataCursor, RLTrainer
 from credo.workflows import WORKFLOWS

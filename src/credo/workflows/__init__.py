@@ -35,6 +35,7 @@ class Workflow:
 
     min_agents = 2
     max_agents = 2
+    credit_modes: tuple[str, ...] = ()  # the first is the default
 
     def __init__(self, cfg: Any, agents: dict[str, Any], task: Any):
         name = type(self).__name__
@@ -42,6 +43,9 @@ class Workflow:
             want = self.min_agents if self.min_agents == self.max_agents else f"{self.min_agents}+"
             raise ValueError(f"workflow {cfg.multi.workflow or name} needs {want} agents, got {list(agents)}")
         self.cfg, self.multi, self.task = cfg, cfg.multi, task
+        self.mode = cfg.multi.credit or self.credit_modes[0]
+        if self.mode not in self.credit_modes:
+            raise ValueError(f"multi.credit={self.mode!r} does not fit workflow {name}; use one of {self.credit_modes}")
         self.agents = list(agents.values())
         self.seed = cfg.train.seed
 

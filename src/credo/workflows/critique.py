@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from credo.credit.dacr import dacr_rewards
+from credo.credit.dacr import DACR_MODES, dacr_rewards
 from credo.workflows import WORKFLOWS, Episode, Workflow, clean, states_answer
 
 ANSWER = "{prompt}"
@@ -18,6 +18,7 @@ REWRITE = "{prompt} {draft} Critique: {critique} Revised:"
 @WORKFLOWS.register("answer_critique_rewrite")
 class AnswerCritiqueRewrite(Workflow):
     roles = ("answer", "critique", "rewrite")
+    credit_modes = DACR_MODES
 
     def _direction(self, solver, critic, rows, n, version, greedy=False, batch_size=0):
         """-> (answers, critiques, rewrites, critique-free rewrites or None), each prompt-major, len(rows)*n."""
@@ -58,7 +59,7 @@ class AnswerCritiqueRewrite(Workflow):
         rw = torch.tensor([e.score for e in episodes], dtype=torch.float64)
         solo = torch.tensor([e.info["rewrite_solo"] for e in episodes], dtype=torch.float64) \
             if self.multi.critique_counterfactual else None
-        r_ans, r_crit, r_rw, metrics = dacr_rewards(ans, rw, solo, self.multi.credit)
+        r_ans, r_crit, r_rw, metrics = dacr_rewards(ans, rw, solo, self.mode)
         for e, a, c, w in zip(episodes, r_ans.tolist(), r_crit.tolist(), r_rw.tolist()):
             answer, crit, rewrite = e.turns
             penalty = self.multi.answer_penalty if e.info["leak"] else 0.0

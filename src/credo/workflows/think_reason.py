@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import torch
 
-from credo.credit.ccpo import HistoryNormalizer, dyad_rewards, pair_solo
+from credo.credit.ccpo import DYAD_MODES, HistoryNormalizer, dyad_rewards, pair_solo
 from credo.workflows import WORKFLOWS, Episode, Workflow, clean, states_answer
 
 THINK = "{question} Plan:"
@@ -21,6 +21,7 @@ SOLO = "{prompt}"
 @WORKFLOWS.register("think_reason")
 class ThinkReason(Workflow):
     roles = ("think", "solve")
+    credit_modes = DYAD_MODES
 
     def __init__(self, cfg, agents, task):
         super().__init__(cfg, agents, task)
@@ -62,7 +63,7 @@ class ThinkReason(Workflow):
         gids = [e.group_id for e in episodes]
         joint = torch.tensor([e.score for e in episodes], dtype=torch.float64)
         solo = pair_solo(gids, {e.group_id: e.info["solo"] for e in episodes})
-        r1, r2, metrics = dyad_rewards(joint, solo, torch.tensor(gids), self.hist, self.multi.credit,
+        r1, r2, metrics = dyad_rewards(joint, solo, torch.tensor(gids), self.hist, self.mode,
                                        self.multi.alpha, self.multi.eta, self.multi.lam)
         leaks = 0
         for e, a, b, s in zip(episodes, r1.tolist(), r2.tolist(), solo.tolist()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from credo.credit.ccpo import HistoryNormalizer, majority, shape_vote_rewards, vote_credit
+from credo.credit.ccpo import VOTE_MODES, HistoryNormalizer, majority, shape_vote_rewards, vote_credit
 from credo.workflows import WORKFLOWS, Episode, Workflow
 
 ANSWER = "{prompt}"
@@ -17,6 +17,7 @@ ANSWER = "{prompt}"
 @WORKFLOWS.register("voting")
 class Voting(Workflow):
     roles = ("answer",)
+    credit_modes = VOTE_MODES
     max_agents = 64
 
     def __init__(self, cfg, agents, task):
@@ -54,7 +55,7 @@ class Voting(Workflow):
         for k, agent in enumerate(self.agents):
             c = torch.tensor([e.info["credit"][k] for e in episodes], dtype=torch.float64)
             own = torch.tensor([e.info["own"][k] for e in episodes], dtype=torch.float64)
-            r = shape_vote_rewards(joint, c, own, self.hist, f"credit/{agent.name}", self.multi.credit,
+            r = shape_vote_rewards(joint, c, own, self.hist, f"credit/{agent.name}", self.mode,
                                    self.multi.alpha, self.multi.lam)
             for e, v, cv, o in zip(episodes, r.tolist(), c.tolist(), own.tolist()):
                 t = e.turns[k]
