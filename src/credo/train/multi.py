@@ -123,7 +123,7 @@ class MultiAgentTrainer(RLTrainer):
             if name in active:
                 apply_overlong(ts, cfg.algo, agent.sampling.max_new_tokens)
                 adv = compute_advantages(ts, cfg.algo)
-                metrics[f"{name}/{role}/adv_std"] = adv.get("critic/adv_std", 0.0)
+                metrics[f"{name}/{role}/zero_adv_frac"] = adv.get("critic/zero_std_frac", 0.0)
             mean, var = _moments([t.reward for t in ts])
             metrics |= {f"{name}/{role}/reward_mean": mean, f"{name}/{role}/reward_var": var,
                         f"{name}/{role}/score_mean": sum(t.score for t in ts) / len(ts)}
@@ -169,4 +169,7 @@ class MultiAgentTrainer(RLTrainer):
 
 def build_trainer(cfg: Config, resume: bool = False) -> RLTrainer:
     """The trainer a config asks for: multi-agent when ``multi.workflow`` is set, single-policy otherwise."""
+    if cfg.multi.workflow == "hacpo":
+        from credo.train.hacpo import HACPOTrainer
+        return HACPOTrainer(cfg, resume)
     return MultiAgentTrainer(cfg, resume) if cfg.multi.workflow else RLTrainer(cfg, resume)
