@@ -49,3 +49,17 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     assert "bad.jsonl" in err and "2" in err and "answer" in err
     with pytest.raises(SystemExit):
         main(["train", "no_such_recipe"])
+
+
+@pytest.mark.parametrize("recipe", ["ccpo_think_reason", "ccpo_voting", "dacr_are"])
+def test_multi_agent_recipes_train_and_their_agents_evaluate(recipe, tmp_path, capsys):
+    run = tmp_path / "run"
+    tiny = TINY + ["train.steps=1", "eval.every=0", f"log.output_dir={run}", "log.report=false"]
+    assert main(["train", recipe, *tiny]) == 0
+    agents = sorted(p.name for p in (run / "agents").iterdir())
+    assert len(agents) >= 2 and all((run / "agents" / a / "config.json").is_file() for a in agents)
+    assert all((run / "checkpoints" / "step_000001" / a / "model.safetensors").is_file() for a in agents)
+    capsys.readouterr()
+    assert main(["eval", recipe, *tiny, "--model", str(run / "agents")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0.0 <= result["eval/accuracy"] <= 1.0
