@@ -39,6 +39,8 @@ class ModelConfig:
     intermediate_size: int = _f(384, "embedded model: MLP width")
     max_positions: int = _f(256, "embedded model: maximum sequence length")
     init_seed: int = _f(0, "embedded model: seed of the deterministic weight initialisation")
+    tokenizer: str = _f("char", "embedded model: char (one token per character) | pair (adds 2-character tokens "
+                        "for digit and lowercase pairs: a second tokenizer for heterogeneous-tokenizer runs)")
 
 
 @dataclass
@@ -199,6 +201,28 @@ class Config:
     sft: SFTConfig = field(default_factory=SFTConfig)
     log: LogConfig = field(default_factory=LogConfig)
     multi: MultiConfig = field(default_factory=MultiConfig)
+    hacpo: HACPOConfig = field(default_factory=lambda: HACPOConfig())
+
+
+@dataclass
+class HACPOConfig:
+    """HACPO (``multi.workflow: hacpo``): heterogeneous agents that share verified rollouts."""
+
+    arm: str = _f("hacpo", "hacpo (capability-aware sharing) | naive (shared rollouts: plain joint mean, symmetric "
+                  "clip, no omega, no exponential IS) | gspo (no sharing: each agent trains on its own samples)")
+    capability_baseline: bool = _f(True, "hacpo: omega-rescaled joint baseline (False: plain joint-group mean)")
+    omega_loss: bool = _f(True, "hacpo: weight a cross sample from agent j by omega(j, k) in learner k's loss")
+    stepwise_clip: bool = _f(True, "hacpo: cross lower bound 1 - delta + m * delta_step (False: 1 - delta always)")
+    delta: float = _f(0.2, "cross-sample clip: the ratio is clipped to [1 - delta + m * delta_step, 1]")
+    delta_step: float = _f(0.025, "cross-sample clip: lower bound tightening per mini-batch m of the step")
+    alpha: float = _f(1.0, "exponential importance sampling: cross term clip(s) * sg(clip(s))^alpha")
+    naive_eps: float = _f(0.2, "naive arm: symmetric cross clip [1 - eps, 1 + eps]")
+    window: int = _f(5, "capability tracker: steps K in the moving window of each agent's batch statistic")
+    stat: str = _f("mean", "capability statistic per step: mean (mean reward) | positive (share of rewards > 0)")
+    floor: float = _f(1e-8, "capability floor (omega never divides by 0)")
+    omega_min: float = _f(0.1, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
+    omega_max: float = _f(10.0, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
+    warmup: int = _f(0, "steps whose omega is 1 (the tracker still records them)")
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> dict[str, dataclasses.Field]:

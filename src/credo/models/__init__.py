@@ -31,7 +31,8 @@ def resolve_model_dir(cfg: ModelConfig) -> Path:
     if cfg.path == "embedded":
         return build_embedded(cache_dir(cfg), seed=cfg.init_seed, hidden_size=cfg.hidden_size,
                               num_layers=cfg.num_layers, num_heads=cfg.num_heads,
-                              intermediate_size=cfg.intermediate_size, max_positions=cfg.max_positions)
+                              intermediate_size=cfg.intermediate_size, max_positions=cfg.max_positions,
+                              tokenizer=cfg.tokenizer)
     if cfg.path == "smollm2":
         return convert_smollm2(cache_dir(cfg))
     p = Path(cfg.path).expanduser()

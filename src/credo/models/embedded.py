@@ -23,11 +23,28 @@ SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 CHARS = [c for c in string.printable if c not in "\r\x0b\x0c"]
 
 
-def char_tokenizer() -> PreTrainedTokenizerFast:
-    """A character-level fast tokenizer: one token per character, ``<bos>`` prepended, unknown chars → ``<unk>``."""
-    vocab = {tok: i for i, tok in enumerate(SPECIALS + CHARS)}
+# The ``pair`` variant's merges: every digit pair and every lowercase pair (100 + 676 extra tokens).
+PAIRS = [(a, b) for a in string.digits for b in string.digits] + \
+    [(a, b) for a in string.ascii_lowercase for b in string.ascii_lowercase]
+TOKENIZERS = ("char", "pair")
+
+
+def vocab_size(kind: str = "char") -> int:
+    return len(SPECIALS) + len(CHARS) + (len(PAIRS) if kind == "pair" else 0)
+
+
+def char_tokenizer(kind: str = "char") -> PreTrainedTokenizerFast:
+    """A character-level fast tokenizer: one token per character, ``<bos>`` prepended, unknown chars → ``<unk>``.
+
+    ``kind="pair"`` appends 2-character tokens (BPE merges of digit and lowercase pairs), so "1234" is 2 tokens
+    instead of 4: a second, different tokenizer over the same text for heterogeneous-tokenizer runs.
+    """
+    if kind not in TOKENIZERS:
+        raise ValueError(f"model.tokenizer must be one of {TOKENIZERS}, got {kind!r}")
+    pairs = PAIRS if kind == "pair" else []
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + CHARS + [a + b for a, b in pairs])}
     # BPE without merges splits any input into single characters; no pre-tokenizer keeps spaces as tokens.
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, unk_token="<unk>"))
     tok.decoder = decoders.Fuse()
     tok.post_processor = processors.TemplateProcessing(single="<bos> $A", pair="<bos> $A $B", special_tokens=[
         ("<bos>", vocab["<bos>"])])
@@ -37,8 +54,8 @@ def char_tokenizer() -> PreTrainedTokenizerFast:
 
 
 def embedded_config(hidden_size: int = 128, num_layers: int = 4, num_heads: int = 4, intermediate_size: int = 384,
-                    max_positions: int = 256) -> LlamaConfig:
-    n = len(SPECIALS) + len(CHARS)
+                    max_positions: int = 256, tokenizer: str = "char") -> LlamaConfig:
+    n = vocab_size(tokenizer)
     return LlamaConfig(vocab_size=n, hidden_size=hidden_size, num_hidden_layers=num_layers,
                        num_attention_heads=num_heads, num_key_value_heads=num_heads,
                        intermediate_size=intermediate_size, max_position_embeddings=max_positions,
@@ -51,8 +68,10 @@ def build_embedded(cache_dir: Path, seed: int = 0, **shape: int) -> Path:
 
     Written to a temp dir and renamed, so a killed build never leaves a half-written model behind.
     """
-    cfg = embedded_config(**shape)
-    key = hashlib.sha256(json.dumps({"seed": seed, **cfg.to_dict()}, sort_keys=True, default=str).encode())
+    kind = shape.pop("tokenizer", "char")
+    cfg = embedded_config(**shape, tokenizer=kind)
+    extra = {"tokenizer": kind} if kind != "char" else {}  # the default's cache key is unchanged
+    key = hashlib.sha256(json.dumps({"seed": seed, **cfg.to_dict(), **extra}, sort_keys=True, default=str).encode())
     out = Path(cache_dir) / f"embedded-{key.hexdigest()[:12]}"
     if (out / "config.json").is_file():
         return out
@@ -63,7 +82,7 @@ def build_embedded(cache_dir: Path, seed: int = 0, **shape: int) -> Path:
             torch.manual_seed(seed)
             model = LlamaForCausalLM(cfg)
         model.save_pretrained(tmp, safe_serialization=True)
-        char_tokenizer().save_pretrained(tmp)
+        char_tokenizer(kind).save_pretrained(tmp)
         try:
             os.replace(tmp, out)
         except OSError:  # another process won the race; its copy is identical

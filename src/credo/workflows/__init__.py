@@ -90,4 +90,4 @@ def states_answer(text: str, gold: Any) -> bool:
     return bool(g) and re.search(rf"(?<![\w.]){re.escape(g)}(?![\w]|\.\d)", text) is not None
 
 
-from credo.workflows import critique, think_reason, voting  # noqa: E402,F401  (register the built-ins)
+from credo.workflows import critique, pool, think_reason, voting  # noqa: E402,F401  (register the built-ins)
