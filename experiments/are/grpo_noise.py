@@ -6,12 +6,17 @@ Student-t(1) x 5, the B.6 protocol). Reported per run: the clean verifier score 
 10 steps), held-out greedy accuracy after RL, gradient-norm spikes (steps whose pre-clip norm exceeds 5x the run's
 median) and divergence (non-finite loss, or last-10 clean score below half the first-10).
 
-Usage: python experiments/are/grpo_noise.py [--seeds 0 1 2]   -> grpo_noise.json, grpo_noise.png
+Setting `a_task` (`--setting a_task`): no SFT; the random embedded model learns a binary task from scratch (score 1
+when the answer contains an 'a', `a_task.py`), 30 GRPO steps at lr 1e-3, where GRPO's progress is large and fast.
+
+Usage: python experiments/are/grpo_noise.py [--seeds 0 1 2] [--setting chain_sum|a_task]
+       -> grpo_noise[_a_task].json, grpo_noise[_a_task].png
 """
 
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +31,9 @@ RECIPE = Path(__file__).parents[2] / "src/credo/recipes/demo.yaml"
 QUIET = ["log.tensorboard=false", "log.progress=false", "log.report=false", "train.threads=1", "eval.pass_k=0",
          "eval.every=0"]
 ARMS = ("mean", "are", "median")
+A_TASK = ["task.kind=callable", "task.name=a_task:rows", "task.size=64", "task.eval_size=16", "eval.size=16",
+          "sampling.stop=[]", "sampling.max_new_tokens=8", "train.steps=30", "train.lr=1e-3", "sft.steps=0"]
+sys.path.insert(0, str(OUT))
 NOISE = (0.0, 0.2)
 
 
@@ -35,9 +43,10 @@ def warm_start(seed: int, root: Path) -> Path:
     return tr.export()
 
 
-def arm(seed: int, policy: Path, baseline: str, p: float, root: Path) -> dict:
+def arm(seed: int, policy: Path | None, baseline: str, p: float, root: Path) -> dict:
     run = root / f"{baseline}_{p}"
-    cfg = load_config(RECIPE, QUIET + [f"train.seed={seed}", f"model.path={policy}", "sft.steps=0",
+    start = [f"model.path={policy}", "sft.steps=0"] if policy else A_TASK
+    cfg = load_config(RECIPE, QUIET + [f"train.seed={seed}", *start,
                                        f"algo.baseline={baseline}", f"reward.noise_p={p}", "reward.noise_df=1.0",
                                        "reward.noise_scale=5.0", f"reward.noise_seed={seed}",
                                        f"log.output_dir={run}"])
@@ -59,22 +68,24 @@ def arm(seed: int, policy: Path, baseline: str, p: float, root: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--setting", default="chain_sum", choices=["chain_sum", "a_task"])
     args = ap.parse_args()
+    suffix = "" if args.setting == "chain_sum" else "_a_task"
     results = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as d:
-            policy = warm_start(seed, Path(d))
+            policy = warm_start(seed, Path(d)) if args.setting == "chain_sum" else None
             for p in NOISE:
                 for b in ARMS:
                     results.append(arm(seed, policy, b, p, Path(d)))
                     r = results[-1]
                     print(seed, p, b, round(r["score_first10"], 3), round(r["score_last10"], 3), r["eval_after"],
                           r["grad_spikes"], flush=True)
-        (OUT / "grpo_noise.json").write_text(json.dumps(results, indent=1))
-    plot(results)
+        (OUT / f"grpo_noise{suffix}.json").write_text(json.dumps(results, indent=1))
+    plot(results, suffix)
 
 
-def plot(results):
+def plot(results, suffix=""):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,7 +102,7 @@ def plot(results):
         ax.set_xlabel("GRPO step")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(OUT / "grpo_noise.png", dpi=110)
+    fig.savefig(OUT / f"grpo_noise{suffix}.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ def run_arm(seed: int, warm: Path, credit: str, steps: int, root: Path) -> dict:
     think = [r for r in steps_m if r.get("schedule/thinker") == 1.0]
     return {"seed": seed, "credit": credit, "before": before, "after": after,
             "train_help_rate": [r["ccpo/help_rate"] for r in steps_m],
+            "train_joint_accuracy": [r["ccpo/joint_accuracy"] for r in steps_m],
+            "train_solo_accuracy": [r["ccpo/solo_accuracy"] for r in steps_m],
             "thinker_reward_var": sum(r["thinker/think/reward_var"] for r in think) / max(len(think), 1),
             "thinker_adv_var": sum(r.get("thinker/think/adv_var", 0.0) for r in think) / max(len(think), 1),
             "thinker_zero_adv_frac": sum(r.get("thinker/think/zero_adv_frac", 0.0) for r in think)
