@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="RL training from a recipe")
     p.add_argument("recipe", help="YAML path or shipped recipe name (grpo, dr_grpo, dapo, gspo, rloo, demo, "
-                   "ccpo_think_reason, ccpo_voting, dacr_are)")
+                   "ccpo_think_reason, ccpo_voting, dacr_are, hacpo, hacpo_hetero_tokenizer)")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. algo.eps_high=0.28 train.steps=50")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
     p.set_defaults(fn=cmd_train)

@@ -166,8 +166,8 @@ class AgentConfig:
 
 @dataclass
 class MultiConfig:
-    workflow: str = _f("", "multi-agent topology: think_reason | voting | answer_critique_rewrite "
-                       "(registry credo.workflows.WORKFLOWS); empty = single-policy training")
+    workflow: str = _f("", "multi-agent topology: think_reason | voting | answer_critique_rewrite | "
+                       "hacpo (registry credo.workflows.WORKFLOWS); empty = single-policy training")
     agents: list = _f([], "agent mappings (see AgentConfig: name, model, prompts, trainable, share, lr, sampling, "
                       "sft_prompt, sft_target)")
     schedule: str = _f("simultaneous", "which trainable agents update each step: simultaneous | alternating")
