@@ -85,3 +85,40 @@ def test_real_foldoc():
     except DataError as e:
         pytest.skip(str(e))
     assert len(entries) > 10000 and sum(len(e.links) for e in entries) > 40000
+
+
+def test_colinked_pairs_definition_and_cap():
+    import random
+
+    from credo.retrieval.foldoc import colinked_pairs
+
+    # a, b both link to hub h; c, d both linked from s; a also links to x, which b links to as well (a-b share 2)
+    links = {"a": ["h", "x"], "b": ["h", "x"], "e": ["h"], "f": ["h"], "g": ["h", "a"], "s": ["c", "d"]}
+    links |= {k: [] for k in "cdhx"}
+    co = colinked_pairs(links, cap=10, rng=random.Random(0))
+    assert co["a"][0] == "b"  # strongest: 2 shared targets
+    assert set(co["a"]) == {"b", "e", "f"}  # g links to a directly: not co-linked
+    assert co["c"] == ["d"] and co["d"] == ["c"]  # co-cited by s
+    assert co["h"] == ["x"] and co["x"] == ["h"]  # both linked from a and b (g→a, g→h: but a→h is direct)
+    assert "s" not in co  # s links to c, d; nothing else does, and nothing links to s
+    assert colinked_pairs(links, cap=0, rng=random.Random(0)) == {}
+    capped = [colinked_pairs(links, cap=1, rng=random.Random(s)) for s in range(8)]
+    assert all(len(v) == 1 for c in capped for v in c.values())
+    assert all(c["a"] == ["b"] for c in capped)  # cap keeps the strongest partner
+    assert len({c["e"][0] for c in capped}) > 1  # ties broken by the seed
+    assert capped[3] == colinked_pairs(links, cap=1, rng=random.Random(3))
+
+
+def test_colinked_train_positives(tmp_path):
+    data = load_foldoc(write_fixture(tmp_path), max_docs=0, test_fraction=1.0, min_links=3, seed=0, colinks=2)
+    assert data.split("test") == {"q:compiler": {"source code": 1, "object code": 1, "interpreter": 1}}
+    train = data.split("train")
+    # training graph without the held-out compiler edges: object code → source code ← interpreter, so
+    # object code and interpreter are co-linked (shared target), not directly linked
+    assert {d for d, g in train["q:interpreter"].items() if g > 0} == {"source code", "object code"}
+    assert {d for d, g in train["q:object code"].items() if g > 0} == {"source code", "interpreter"}
+    assert data.queries["q:interpreter"].meta["colinked"] == ["object code"]
+    for rel in train.values():
+        assert "compiler" not in rel  # co-links never re-introduce held-out edges
+    no_co = load_foldoc(tmp_path, max_docs=0, test_fraction=1.0, min_links=3, seed=0)
+    assert "colinked" not in no_co.queries["q:interpreter"].meta

@@ -34,6 +34,9 @@ class RetrievalDataConfig:
     foldoc_dir: str = _f("/usr/share/dictd", "directory holding foldoc.index + foldoc.dict.dz (Debian dict-foldoc)")
     foldoc_max_docs: int = _f(3000, "FOLDOC sub-graph size (0 = all ~15k entries)")
     foldoc_min_links: int = _f(3, "held-out FOLDOC query entries need at least this many in-corpus links")
+    foldoc_colinks: int = _f(
+        2, "co-linked FOLDOC positives per training entry (shared link target or source; 0 = direct links only)"
+    )
     synthetic_docs: int = _f(600, "synthetic papers")
     synthetic_topics: int = _f(12, "topics per facet in the synthetic generator")
     synthetic_questions: int = _f(600, "synthetic questions (a share of them mix two facets)")

@@ -4,6 +4,11 @@
 (``A-Za-z0-9+/``, most significant digit first) into the gunzipped ``foldoc.dict.dz``. An entry starts with its
 headword and aliases, then ``<categories>`` and the body; ``{name}`` and ``{text (name)}`` are cross-references,
 ``{text (http://...)}`` external links (ignored). ~15k entries, ~86k references.
+
+Co-linked pairs (SPECTER-style co-citation / bibliographic coupling on the link graph, optional): two entries a ≠ b
+are co-linked when they are not directly linked (either direction) and both link to a common entry c (a→c, b→c) or
+are both linked from one (c→a, c→b); their strength is the number of such shared entries c (counted once per
+direction). See :func:`colinked_pairs`.
 """
 
 from __future__ import annotations
@@ -119,18 +124,55 @@ def parse_foldoc(directory: str | Path = "/usr/share/dictd") -> list[Entry]:
     return entries
 
 
+def colinked_pairs(links: dict[str, list[str]], cap: int, rng: random.Random) -> dict[str, list[str]]:
+    """Up to ``cap`` co-linked partners for each key of the directed graph ``links`` (id → linked ids).
+
+    Partners of a = entries b ≠ a, not directly linked to a in either direction, with at least one shared out-link
+    target (a→c←b) or shared in-link source (a←c→b). Ranked by the number of shared entries (targets + sources),
+    ties broken by a seeded shuffle; the cap keeps hubs (an entry linked from hundreds) from producing a quadratic
+    number of pairs and bounds how much co-links dilute the direct links. Not symmetric after the cap.
+    """
+    out = {a: set(ts) - {a} for a, ts in links.items()}
+    inn: dict[str, set[str]] = {a: set() for a in out}
+    for a, ts in out.items():
+        for t in ts:
+            inn.setdefault(t, set()).add(a)
+    res: dict[str, list[str]] = {}
+    if cap <= 0:
+        return res
+    for a in sorted(out):
+        count: dict[str, int] = {}
+        for c in out[a]:
+            for b in inn.get(c, ()):
+                count[b] = count.get(b, 0) + 1
+        for c in inn.get(a, ()):
+            for b in out.get(c, ()):
+                count[b] = count.get(b, 0) + 1
+        direct = out[a] | inn.get(a, set()) | {a}
+        cands = sorted(b for b in count if b not in direct)
+        rng.shuffle(cands)
+        cands.sort(key=lambda b: -count[b])  # stable: shuffled order breaks ties
+        if cands:
+            res[a] = cands[:cap]
+    return res
+
+
 def load_foldoc(
     directory: str | Path = "/usr/share/dictd",
     max_docs: int = 3000,
     test_fraction: float = 0.2,
     min_links: int = 3,
     seed: int = 0,
+    colinks: int = 0,
 ) -> RetrievalSet:
     """Link-prediction set: a seeded BFS sub-graph of ``max_docs`` entries (0 = all).
 
     A ``test_fraction`` of the entries with >= ``min_links`` in-corpus links become held-out document queries whose
     qrels are their links; those edges (both directions) are removed from the ``train`` qrels, whose queries are the
     other entries (grade 1 = linked, grade 0 = one hard negative sharing a category but not linked).
+    ``colinks`` > 0 adds up to that many co-linked entries per training query as further positives (grade 1; listed
+    in the query's ``meta["colinked"]``), computed on the training graph only (held-out edges removed first, and a
+    held-out pair is never a co-linked positive), so held-out links do not leak into training.
     """
     entries = [e for e in parse_foldoc(directory) if e.sentences]
     by_id = {e.id: e for e in entries}
@@ -165,22 +207,28 @@ def load_foldoc(
     for i, d in corpus.items():
         for c in d.meta["categories"]:
             by_cat.setdefault(c, []).append(i)
+    train_links = {i: [b for b in links[i] if (i, b) not in held] for i in corpus if i not in test_q}
+    colinked = colinked_pairs(train_links, colinks, random.Random(f"{seed}:colinks")) if colinks > 0 else {}
     queries, train, test = {}, {}, {}
     for i in corpus:
         qid = f"q:{i}"
+        meta: dict = {"query_doc": i}
         if i in test_q:
             test[qid] = {b: 1 for b in links[i]}
         else:
-            pos = [b for b in links[i] if (i, b) not in held]
+            co = [b for b in colinked.get(i, []) if (i, b) not in held]
+            pos = train_links[i] + co
             if not pos:
                 continue
+            if co:
+                meta["colinked"] = co
             rel = {b: 1 for b in pos}
             cands = [c for cat in corpus[i].meta["categories"] for c in by_cat.get(cat, [])]
             cands = [c for c in cands if c != i and c not in rel]
             if cands:
                 rel[rng.choice(cands)] = 0
             train[qid] = rel
-        queries[qid] = Query(qid, "", {"query_doc": i})
+        queries[qid] = Query(qid, "", meta)
     if not test:
         raise DataError(f"FOLDOC sub-graph of {len(corpus)} entries has no entry with >= {min_links} links")
     return RetrievalSet(corpus, queries, {"train": train, "test": test}, "foldoc").validate()

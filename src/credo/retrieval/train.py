@@ -57,7 +57,9 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
             elif name == "pubmedqa":
                 cache[name] = load_pubmedqa(size=d.pubmedqa_size, test_fraction=d.test_fraction, seed=d.seed)
             elif name == "foldoc":
-                cache[name] = load_foldoc(d.foldoc_dir, d.foldoc_max_docs, d.test_fraction, d.foldoc_min_links, d.seed)
+                cache[name] = load_foldoc(
+                    d.foldoc_dir, d.foldoc_max_docs, d.test_fraction, d.foldoc_min_links, d.seed, d.foldoc_colinks
+                )
             elif name.startswith("beir:"):
                 cache[name] = read_beir(name[5:])
             else:
