@@ -10,7 +10,8 @@ Measured on 150 held-out questions (greedy): team accuracy, Solver-alone accurac
 with the Thinker removed), the Thinker's hint accuracy (plan == true carry), help rate (team right, Solver alone
 wrong). From training: the Thinker's help rate and the variance of its reward and advantage per step.
 
-Usage: python experiments/ccpo/dyad.py [--seeds 0 1 2] [--steps 80]   -> dyad.json, dyad.png
+Usage: python experiments/ccpo/dyad.py [--seeds 0 1 2] [--steps 80] [--tag T --set key=value ...]
+       -> dyad[_T].json, dyad[_T].png  (--set overrides apply to the SFT warm start and to every arm)
 """
 
 import argparse
@@ -54,9 +55,9 @@ def hint_accuracy(tr: MultiAgentTrainer) -> float:
     return sum(clean(p.response_text) == r["hint"] for p, r in zip(plans, rows)) / len(rows)
 
 
-def run_arm(seed: int, warm: Path, credit: str, steps: int, root: Path) -> dict:
+def run_arm(seed: int, warm: Path, credit: str, steps: int, root: Path, extra: list[str]) -> dict:
     run = root / credit
-    cfg = load_config(None, BASE + [f"train.seed={seed}", f"task.seed={seed}", f"train.steps={steps}",
+    cfg = load_config(None, BASE + extra + [f"train.seed={seed}", f"task.seed={seed}", f"train.steps={steps}",
                                     "sft.steps=0", f"multi.credit={credit}", f"log.output_dir={run}",
                                     agents(str(warm / "thinker"), str(warm / "solver"), sft=False)])
     tr = MultiAgentTrainer(cfg)
@@ -80,30 +81,33 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=80)
     ap.add_argument("--arms", nargs="+", default=["shared", "v1", "v2"])
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--set", nargs="*", default=[])
     args = ap.parse_args()
     torch.set_num_threads(1)
-    out = OUT / "dyad.json"
+    suffix = f"_{args.tag}" if args.tag else ""
+    out = OUT / f"dyad{suffix}.json"
     results = json.loads(out.read_text()) if out.exists() else []
     done = {(r["seed"], r["credit"]) for r in results}
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as d:
             root = Path(d)
-            warm = MultiAgentTrainer(load_config(None, BASE + [f"train.seed={seed}", f"task.seed={seed}",
+            warm = MultiAgentTrainer(load_config(None, BASE + args.set + [f"train.seed={seed}", f"task.seed={seed}",
                                                                f"log.output_dir={root / 'sft'}",
                                                                agents("embedded", "embedded", sft=True)]))
             warm_dir = warm.export()
             for credit in args.arms:
                 if (seed, credit) in done:
                     continue
-                results.append(run_arm(seed, warm_dir, credit, args.steps, root))
+                results.append(run_arm(seed, warm_dir, credit, args.steps, root, args.set))
                 r = results[-1]
                 print(seed, credit, {k: round(v, 3) for k, v in r["after"].items()},
                       round(r["thinker_reward_var"], 4), flush=True)
                 out.write_text(json.dumps(results, indent=1))
-    plot(results)
+    plot(results, suffix)
 
 
-def plot(results):
+def plot(results, suffix=""):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,7 +134,7 @@ def plot(results):
     ax.set_title("training help rate (10-step mean)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(OUT / "dyad.png", dpi=110)
+    fig.savefig(OUT / f"dyad{suffix}.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ def ms(values):
     return f"{statistics.mean(values):.3f} ± {sd:.3f}"
 
 
-def dyad():
-    res = json.loads((HERE / "dyad.json").read_text())
+def dyad(tag=""):
+    res = json.loads((HERE / f"dyad{'_' + tag if tag else ''}.json").read_text())
     arms = [a for a in ("shared", "v1", "v2") if any(r["credit"] == a for r in res)]
     seeds = sorted({r["seed"] for r in res})
     keys = ["eval/team_accuracy", "eval/solo_accuracy", "eval/lazy_gap", "eval/help_rate", "hint_accuracy"]
@@ -29,6 +29,8 @@ def dyad():
     for a in arms:
         rs = [r for r in res if r["credit"] == a]
         print(f"| {a} | " + " | ".join(ms(r["after"][k] for r in rs) for k in keys) + " | "
+              + ms(sum(r["train_joint_accuracy"][:20]) / 20 for r in rs) + " / "
+              + ms(sum(r["train_joint_accuracy"][-20:]) / 20 for r in rs) + " | "
               + ms(sum(r["train_help_rate"][-20:]) / 20 for r in rs) + " | " + ms(r["thinker_reward_var"] for r in rs)
               + " | " + ms(r["thinker_zero_adv_frac"] for r in rs) + " |")
     print("\nper seed, team accuracy after: " + "; ".join(
@@ -36,7 +38,7 @@ def dyad():
         for a in arms))
 
 
-def voting():
+def voting(tag=""):
     res = json.loads((HERE / "voting.json").read_text())
     arms = [a for a in ("shared", "counterfactual", "individual") if any(r["credit"] == a for r in res)]
     names = list(res[0]["pivotal_rate"])
@@ -54,4 +56,4 @@ def voting():
 
 
 if __name__ == "__main__":
-    {"dyad": dyad, "voting": voting}[sys.argv[1] if len(sys.argv) > 1 else "dyad"]()
+    {"dyad": dyad, "voting": voting}[sys.argv[1] if len(sys.argv) > 1 else "dyad"](*sys.argv[2:])
