@@ -43,10 +43,10 @@ def warm_start(seed: int, root: Path) -> Path:
     return tr.export()
 
 
-def arm(seed: int, policy: Path | None, baseline: str, p: float, root: Path) -> dict:
+def arm(seed: int, policy: Path | None, baseline: str, p: float, root: Path, n: int = 8) -> dict:
     run = root / f"{baseline}_{p}"
     start = [f"model.path={policy}", "sft.steps=0"] if policy else A_TASK
-    cfg = load_config(RECIPE, QUIET + [f"train.seed={seed}", *start,
+    cfg = load_config(RECIPE, QUIET + [f"train.seed={seed}", f"sampling.n={n}", *start,
                                        f"algo.baseline={baseline}", f"reward.noise_p={p}", "reward.noise_df=1.0",
                                        "reward.noise_scale=5.0", f"reward.noise_seed={seed}",
                                        f"log.output_dir={run}"])
@@ -69,15 +69,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--setting", default="chain_sum", choices=["chain_sum", "a_task"])
+    ap.add_argument("--n", type=int, default=8, help="samples per prompt (the group size)")
     args = ap.parse_args()
-    suffix = "" if args.setting == "chain_sum" else "_a_task"
+    suffix = ("" if args.setting == "chain_sum" else "_a_task") + ("" if args.n == 8 else f"_n{args.n}")
     results = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as d:
             policy = warm_start(seed, Path(d)) if args.setting == "chain_sum" else None
             for p in NOISE:
                 for b in ARMS:
-                    results.append(arm(seed, policy, b, p, Path(d)))
+                    results.append(arm(seed, policy, b, p, Path(d), args.n))
                     r = results[-1]
                     print(seed, p, b, round(r["score_first10"], 3), round(r["score_last10"], 3), r["eval_after"],
                           r["grad_spikes"], flush=True)

@@ -35,9 +35,10 @@ sys.path.insert(0, str(OUT.parent / "ccpo"))
 import carry_task  # noqa: E402
 
 SIZE = dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128)
+# The noisy arms sample 8 per prompt: with groups of 4, ARE's two blocks of 2 make it equal to the mean.
+NOISY = ["reward.noise_p=0.2", "reward.noise_df=1.0", "reward.noise_scale=5.0", "sampling.n=8"]
 ARMS = {"cross_improvement": [], "shared": ["multi.credit=shared"],
-        "noisy_mean": ["reward.noise_p=0.2", "reward.noise_df=1.0", "reward.noise_scale=5.0"],
-        "noisy_are": ["reward.noise_p=0.2", "reward.noise_df=1.0", "reward.noise_scale=5.0", "algo.baseline=are"]}
+        "noisy_mean": NOISY, "noisy_are": NOISY + ["algo.baseline=are"]}
 BASE = ["task.kind=callable", "task.name=carry_task:rows", "task.size=750", "task.eval_size=150", "sampling.n=4",
         "sampling.max_new_tokens=5", "train.prompts_per_step=8", "train.threads=1", "train.lr=2e-4",
         "algo.policy_loss=gspo", "algo.eps_low=0.2", "algo.eps_high=0.2", "algo.dual_clip=3.0",
