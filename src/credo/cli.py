@@ -63,8 +63,12 @@ def cmd_demo(args: argparse.Namespace) -> dict:
     evals = [r for r in read_metrics(trainer.run_dir / "metrics.jsonl") if "eval/accuracy" in r]
     before = evals[0] if evals else {}
     report = write_report(trainer.run_dir, title="credo demo: SFT warm start + GRPO")
-    print(f"held-out greedy accuracy: {before.get('eval/accuracy', float('nan')):.3f} before GRPO → "
-          f"{after.get('eval/accuracy', float('nan')):.3f} after ({cfg.eval.size} held-out prompts)")
+
+    def show(key: str) -> str:
+        return f"{before.get(key, float('nan')):.3f} before GRPO → {after.get(key, float('nan')):.3f} after"
+
+    print(f"held-out accuracy on {cfg.eval.size} prompts: greedy {show('eval/accuracy')}; "
+          f"sampled (pass@1 at temperature {cfg.sampling.temperature}) {show('eval/sampled_accuracy')}")
     print(f"report: {report.resolve()}")
     return after
 
