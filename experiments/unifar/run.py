@@ -5,7 +5,7 @@
     PYTHONPATH=src python experiments/unifar/run.py --dataset synthetic --encoder tiny --seeds 0 1 2 --steps 200 \
         --set data.synthetic_docs=300 data.synthetic_topics=8 data.synthetic_questions=300 model.max_length=128
     PYTHONPATH=src python experiments/unifar/run.py --dataset pubmedqa --encoder minilm --arms bm25 untrained
-    # the current real-data table (results_pubmedqa_foldoc_minilm_current.json), per seed:
+    # the runs behind the current real-data table (merged into results_pubmedqa_foldoc_minilm_current.json):
     PYTHONPATH=src python experiments/unifar/run.py --dataset pubmedqa_foldoc --encoder minilm --steps 40 --seeds 1 \
         --set data.foldoc_colinks=0 model.max_length=128 train.batch_qd=8 train.batch_dd=8 train.lr=5e-5
 
