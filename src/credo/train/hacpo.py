@@ -69,13 +69,7 @@ class HACPOTrainer(MultiAgentTrainer):
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
-        rows = [self.train_rows[i] for i in self.cursor.take(cfg.train.prompts_per_step)]
-        gids = list(range(self.next_group, self.next_group + len(rows)))
-        self.next_group += len(rows)
-        with self.timer("generate"):
-            episodes = self.workflow.rollout(rows, gids, cfg.sampling.n, version=self.step)
-        with self.timer("reward"):
-            metrics = self.workflow.credit(episodes)
+        episodes, metrics = self.episodes()
         every = [t for e in episodes for t in e.turns]
         if self.noise is not None:
             metrics |= self.noise(every)

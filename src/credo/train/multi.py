@@ -8,26 +8,18 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from credo.agents import build_agents
-from credo.config import Config, ConfigError, to_dict
+from credo.config import Config, ConfigError
 from credo.credit import compute_advantages
 from credo.models import encode_prompt
-from credo.rewards.noise import RewardNoise
 from credo.selection import apply_overlong
 from credo.sft.trainer import sft_train
-from credo.tasks import build_task
 from credo.train.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint_state,
     save_checkpoint,
-    seed_everything,
-    set_rng_state,
 )
-from credo.train.metrics import MetricsLogger, PhaseTimer
-from credo.train.rl import DataCursor, RLTrainer
+from credo.train.rl import RLTrainer
 from credo.workflows import WORKFLOWS
 
 SCHEDULES = ("simultaneous", "alternating")
@@ -44,39 +36,19 @@ class MultiAgentTrainer(RLTrainer):
     def __init__(self, cfg: Config, resume: bool = False):
         if cfg.multi.schedule not in SCHEDULES:
             raise ConfigError(f"multi.schedule must be one of {SCHEDULES}, got {cfg.multi.schedule!r}")
-        self.cfg = cfg
-        self.run_dir = Path(cfg.log.output_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if cfg.train.threads > 0:
-            torch.set_num_threads(cfg.train.threads)
-        seed_everything(cfg.train.seed)
-        self.task = build_task(cfg.task)
-        self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
-        ckpt = latest_checkpoint(self.run_dir) if resume else None
+        ckpt = self._open(cfg, resume)
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.workflow = workflow_cls(cfg, self.agents, self.task)
         self.trainable = [a.name for a in self.agents.values() if a.trainable]
-        self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
-        self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
-        r = cfg.reward
-        self.noise = RewardNoise(r.noise_p, r.noise_kind, r.noise_df, r.noise_scale, r.noise_seed) \
-            if r.noise_p > 0 else None
-        if ckpt is not None:
-            state = load_checkpoint_state(ckpt)
+        state = self._restore(ckpt)
+        if state is not None:
             for name, s in state["learners"].items():
                 self.policies[name].learner.load_state_dict(s)
-            self.cursor.load_state_dict(state["cursor"])
             self.workflow.load_state_dict(state["workflow"])
-            self.step, self.next_group = state["step"], state["next_group"]
-            if self.noise is not None:
-                self.noise.load_state_dict(state["reward_noise"])
-            set_rng_state(state["rng"])
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
-                                    config=to_dict(cfg), resume_step=self.step if ckpt is not None else None)
+        self._start_logging(ckpt)
 
     def warm_start(self) -> dict[str, float]:
         """SFT every agent that has an ``sft_prompt`` on the training rows (prompt/target templates over row fields)."""
@@ -101,15 +73,19 @@ class MultiAgentTrainer(RLTrainer):
             return list(self.trainable)
         return [self.trainable[(self.step // self.cfg.multi.period) % len(self.trainable)]]
 
-    def train_step(self) -> dict[str, float]:
-        cfg = self.cfg
-        rows = [self.train_rows[i] for i in self.cursor.take(cfg.train.prompts_per_step)]
+    def episodes(self) -> tuple[list, dict[str, float]]:
+        """Sample the next prompt batch through the workflow and let it pay every turn -> (episodes, metrics)."""
+        rows = [self.train_rows[i] for i in self.cursor.take(self.cfg.train.prompts_per_step)]
         gids = list(range(self.next_group, self.next_group + len(rows)))
         self.next_group += len(rows)
         with self.timer("generate"):
-            episodes = self.workflow.rollout(rows, gids, cfg.sampling.n, version=self.step)
+            episodes = self.workflow.rollout(rows, gids, self.cfg.sampling.n, version=self.step)
         with self.timer("reward"):
-            metrics = self.workflow.credit(episodes)
+            return episodes, self.workflow.credit(episodes)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        episodes, metrics = self.episodes()
         active = self.scheduled()
         every = [t for e in episodes for t in e.turns]
         trajs = [t for t in every if t.agent in active]

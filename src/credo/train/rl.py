@@ -67,6 +67,22 @@ class RLTrainer:
     """Single-policy RLVR trainer configured by a :class:`~credo.config.Config` (GRPO, Dr.GRPO, DAPO, GSPO, RLOO)."""
 
     def __init__(self, cfg: Config, resume: bool = False):
+        ckpt = self._open(cfg, resume)
+        model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
+        self.model, self.tok, _ = load_policy(model_cfg)
+        if ckpt is None and cfg.sft.steps > 0:
+            self.sft_metrics = self.warm_start()
+        self.engine = ENGINES.get("hf")(self.model, self.tok)
+        self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
+                               reference=self._reference(ckpt is not None))
+        state = self._restore(ckpt)
+        if state is not None:
+            self.learner.load_state_dict(state["learner"])
+        self._start_logging(ckpt)
+
+    # ---------------------------------------------------------------- set-up shared with the multi-agent trainers
+    def _open(self, cfg: Config, resume: bool) -> Path | None:
+        """Run folder, threads, seeds, task splits and the data/step/noise state; -> the checkpoint to resume."""
         self.cfg = cfg
         self.run_dir = Path(cfg.log.output_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -75,27 +91,27 @@ class RLTrainer:
         seed_everything(cfg.train.seed)
         self.task = build_task(cfg.task)
         self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
-        ckpt = latest_checkpoint(self.run_dir) if resume else None
-        model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
-        self.model, self.tok, _ = load_policy(model_cfg)
-        if ckpt is None and cfg.sft.steps > 0:
-            self.sft_metrics = self.warm_start()
-        self.engine = ENGINES.get("hf")(self.model, self.tok)
-        self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
-                               reference=self._reference(ckpt is not None))
         self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
         self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
         r = cfg.reward
         self.noise = RewardNoise(r.noise_p, r.noise_kind, r.noise_df, r.noise_scale, r.noise_seed) \
             if r.noise_p > 0 else None
-        if ckpt is not None:
-            state = load_checkpoint_state(ckpt)
-            self.learner.load_state_dict(state["learner"])
-            self.cursor.load_state_dict(state["cursor"])
-            self.step, self.next_group = state["step"], state["next_group"]
-            if self.noise is not None:
-                self.noise.load_state_dict(state["reward_noise"])
-            set_rng_state(state["rng"])
+        return latest_checkpoint(self.run_dir) if resume else None
+
+    def _restore(self, ckpt: Path | None) -> dict | None:
+        """Load a checkpoint's cursor, step, reward-noise and RNG state; -> the whole state (None without one)."""
+        if ckpt is None:
+            return None
+        state = load_checkpoint_state(ckpt)
+        self.cursor.load_state_dict(state["cursor"])
+        self.step, self.next_group = state["step"], state["next_group"]
+        if self.noise is not None:
+            self.noise.load_state_dict(state["reward_noise"])
+        set_rng_state(state["rng"])
+        return state
+
+    def _start_logging(self, ckpt: Path | None) -> None:
+        cfg = self.cfg
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
                                     config=to_dict(cfg), resume_step=self.step if ckpt is not None else None)
