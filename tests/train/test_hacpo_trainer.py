@@ -9,7 +9,6 @@ import torch
 from credo.config import ModelConfig, load_config
 from credo.models import load_policy
 from credo.train import hacpo_update as hu
-from credo.train.checkpoint import list_checkpoints
 from credo.train.hacpo import HACPOTrainer
 from credo.train.metrics import read_metrics
 from credo.train.multi import build_trainer
@@ -113,38 +112,10 @@ def test_arms_share_or_not(tmp_path, arm):
     assert ("weak/hacpo/cross_ratio_mean" in m) == (arm == "naive")
 
 
-class Killed(Exception):
-    pass
-
-
-def test_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
+def test_resume_reproduces_the_uninterrupted_run(resume_check):
     base = SMALL + ["train.steps=4", "log.save_every=2", "log.keep_last=1", "eval.every=2"]
-    HACPOTrainer(load_config(None, base + [f"log.output_dir={tmp_path / 'a'}"])).run()
-    cfg = load_config(None, base + [f"log.output_dir={tmp_path / 'b'}"])
-    save = HACPOTrainer.save
 
-    def save_then_die(self):
-        out = save(self)
-        if self.step == 2:
-            raise Killed
-        return out
+    def restored(tr):
+        assert tr.workflow.tracker.steps == 2 and tr.workflow.rollouts == 16
 
-    monkeypatch.setattr(HACPOTrainer, "save", save_then_die)
-    with pytest.raises(Killed):
-        HACPOTrainer(cfg).run()
-    monkeypatch.setattr(HACPOTrainer, "save", save)
-    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [2]
-    resumed = HACPOTrainer(cfg, resume=True)
-    assert resumed.step == 2 and resumed.workflow.tracker.steps == 2 and resumed.workflow.rollouts == 16
-    resumed.run()
-
-    def clean(run):
-        return [{k: v for k, v in r.items() if not k.startswith(("timing/", "perf/generated_tokens_per_s"))}
-                for r in read_metrics(run / "metrics.jsonl")]
-
-    a, b = clean(tmp_path / "a"), clean(tmp_path / "b")
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        assert x.keys() == y.keys()
-        for k in x:
-            assert x[k] == pytest.approx(y[k], rel=1e-6, abs=1e-9), (x["step"], k)
+    resume_check(HACPOTrainer, lambda out: load_config(None, base + [f"log.output_dir={out}"]), on_resume=restored)

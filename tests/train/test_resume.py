@@ -1,7 +1,5 @@
 """A run killed after its checkpoint and resumed logs exactly the metrics of an uninterrupted run."""
 
-import pytest
-
 from credo.config import load_config
 from credo.train.checkpoint import list_checkpoints
 from credo.train.metrics import read_metrics
@@ -14,40 +12,9 @@ SMALL = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "mod
          "train.mini_batches=2", "algo.kl_coef=0.1", "reward.noise_p=0.3"]
 
 
-class Killed(Exception):
-    pass
-
-
-def _metrics(run_dir):
-    drop = ("timing/", "perf/generated_tokens_per_s")
-    return [{k: v for k, v in r.items() if not k.startswith(drop)} for r in read_metrics(run_dir / "metrics.jsonl")]
-
-
-def test_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
-    straight = load_config(None, SMALL + ["train.steps=4", f"log.output_dir={tmp_path / 'a'}"])
-    RLTrainer(straight).run()
-
-    cfg = load_config(None, SMALL + ["train.steps=4", f"log.output_dir={tmp_path / 'b'}"])
-    save = RLTrainer.save
-
-    def save_then_die(self):
-        out = save(self)
-        if self.step == 2:
-            raise Killed
-        return out
-
-    monkeypatch.setattr(RLTrainer, "save", save_then_die)
-    with pytest.raises(Killed):
-        RLTrainer(cfg).run()
-    monkeypatch.setattr(RLTrainer, "save", save)
-    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [2]
-    resumed = RLTrainer(cfg, resume=True)
-    assert resumed.step == 2
-    resumed.run()
-
-    a, b = _metrics(tmp_path / "a"), _metrics(tmp_path / "b")
-    assert len(a) == len(b) == 1 + 4 + 2  # step-0 eval, 4 steps, evals at 2 and 4
-    for x, y in zip(a, b):
-        assert x == y, {k: (x.get(k), y.get(k)) for k in x.keys() | y.keys() if x.get(k) != y.get(k)}
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, resume_check):
+    resume_check(RLTrainer, lambda out: load_config(None, SMALL + ["train.steps=4", f"log.output_dir={out}"]))
+    rows = read_metrics(tmp_path / "b" / "metrics.jsonl")
+    assert len(rows) == 1 + 4 + 2  # step-0 eval, 4 steps, evals at 2 and 4
     assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [4]  # keep_last=1 pruned step 2
     assert (tmp_path / "b" / "checkpoints" / "step_000004" / "policy" / "config.json").is_file()

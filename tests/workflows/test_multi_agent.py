@@ -7,7 +7,6 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from credo.config import ConfigError, load_config
-from credo.train.checkpoint import list_checkpoints
 from credo.train.metrics import read_metrics
 from credo.train.multi import MultiAgentTrainer, build_trainer
 
@@ -103,40 +102,13 @@ def test_bad_agent_lists_name_the_entry(tmp_path):
         MultiAgentTrainer(cfg)
 
 
-class Killed(Exception):
-    pass
-
-
-def test_multi_agent_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
+def test_multi_agent_resume_reproduces_the_uninterrupted_run(resume_check):
     """Covers the CCPO history normaliser, both learners, the data cursor and reward noise."""
     base = SMALL + DYAD + ["train.steps=4", "log.save_every=2", "log.keep_last=1", "reward.noise_p=0.3",
                            "multi.schedule=alternating", "multi.period=1", "eval.every=2"]
-    MultiAgentTrainer(load_config(None, base + [f"log.output_dir={tmp_path / 'a'}"])).run()
-    cfg = load_config(None, base + [f"log.output_dir={tmp_path / 'b'}"])
-    save = MultiAgentTrainer.save
 
-    def save_then_die(self):
-        out = save(self)
-        if self.step == 2:
-            raise Killed
-        return out
+    def restored(tr):
+        assert tr.workflow.hist.ready("delta")
 
-    monkeypatch.setattr(MultiAgentTrainer, "save", save_then_die)
-    with pytest.raises(Killed):
-        MultiAgentTrainer(cfg).run()
-    monkeypatch.setattr(MultiAgentTrainer, "save", save)
-    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [2]
-    resumed = MultiAgentTrainer(cfg, resume=True)
-    assert resumed.step == 2 and resumed.workflow.hist.ready("delta")
-    resumed.run()
-
-    def clean(run):
-        return [{k: v for k, v in r.items() if not k.startswith(("timing/", "perf/generated_tokens_per_s"))}
-                for r in read_metrics(run / "metrics.jsonl")]
-
-    a, b = clean(tmp_path / "a"), clean(tmp_path / "b")
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        assert x.keys() == y.keys()
-        for k in x:
-            assert x[k] == pytest.approx(y[k], rel=1e-6, abs=1e-9), (x["step"], k)
+    resume_check(MultiAgentTrainer, lambda out: load_config(None, base + [f"log.output_dir={out}"]),
+                 on_resume=restored)
