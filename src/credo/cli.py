@@ -105,24 +105,17 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from credo.tasks import build_task
     from credo.train.evaluate import evaluate
 
-    overrides = list(args.overrides)
-    if args.model and not _is_multi(args.recipe, overrides):
-        overrides.append(f"model.path={args.model}")
-    cfg = load_config(recipe_path(args.recipe), overrides)
+    cfg = load_config(recipe_path(args.recipe), args.overrides)
     if cfg.multi.workflow:
         return _eval_agents(cfg, args.model)
+    if args.model:
+        cfg.model.path = args.model
     model, tok, path = load_policy(cfg.model)
     task = build_task(cfg.task)
     result = evaluate(ENGINES.get("hf")(model, tok), tok, task, task.rows("eval"), cfg.sampling, cfg.eval,
                       cfg.model.chat_template, seed=cfg.train.seed + 1)
     print(json.dumps({"model": str(path), **result}, indent=1))
     return result
-
-
-def _is_multi(recipe: str, overrides: list[str]) -> bool:
-    from credo.config import load_config
-
-    return bool(load_config(recipe_path(recipe), overrides).multi.workflow)
 
 
 def _eval_agents(cfg, model_root: str | None) -> dict:

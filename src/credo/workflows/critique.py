@@ -17,7 +17,6 @@ REWRITE = "{prompt} {draft} Critique: {critique} Revised:"
 
 @WORKFLOWS.register("answer_critique_rewrite")
 class AnswerCritiqueRewrite(Workflow):
-    roles = ("answer", "critique", "rewrite")
     credit_modes = DACR_MODES
 
     def _direction(self, solver, critic, rows, n, version, greedy=False, batch_size=0):

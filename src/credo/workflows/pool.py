@@ -45,7 +45,6 @@ def retokenize(t: Trajectory, tok, prompt_text: str, chat_template: bool = True)
 
 @WORKFLOWS.register("hacpo")
 class SharedPool(Workflow):
-    roles = ("answer",)
     credit_modes = ("verifier",)
     max_agents = 64
 

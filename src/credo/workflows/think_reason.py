@@ -20,7 +20,6 @@ SOLO = "{prompt}"
 
 @WORKFLOWS.register("think_reason")
 class ThinkReason(Workflow):
-    roles = ("think", "solve")
     credit_modes = DYAD_MODES
 
     def __init__(self, cfg, agents, task):

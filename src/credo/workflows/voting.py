@@ -16,7 +16,6 @@ ANSWER = "{prompt}"
 
 @WORKFLOWS.register("voting")
 class Voting(Workflow):
-    roles = ("answer",)
     credit_modes = VOTE_MODES
     max_agents = 64
 
