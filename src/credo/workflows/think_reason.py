@@ -6,8 +6,6 @@ Per prompt and step: n joint episodes (plan → answer) and ``multi.solo_samples
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import torch
 
 from credo.credit.ccpo import DYAD_MODES, HistoryNormalizer, dyad_rewards, pair_solo
@@ -87,15 +85,12 @@ class ThinkReason(Workflow):
         lazy = [self.verify(r, t.response_text)[0] >= 1
                 for r, t in zip(rows, self._solve(rows, [""] * len(rows), 0, True, batch_size))]
         n = max(len(rows), 1)
-        out = defaultdict(float)
-        out["eval/accuracy"] = out["eval/team_accuracy"] = sum(team) / n
-        out["eval/solo_accuracy"] = sum(solo) / n
-        out["eval/lazy_accuracy"] = sum(lazy) / n
-        out["eval/lazy_gap"] = out["eval/team_accuracy"] - out["eval/lazy_accuracy"]
-        out["eval/help_rate"] = sum(t and not s for t, s in zip(team, solo)) / n
-        out["eval/hurt_rate"] = sum(s and not t for t, s in zip(team, solo)) / n
-        out["eval/leak_rate"] = sum(states_answer(p, r.get("answer")) for p, r in zip(plans, rows)) / n
-        return dict(out)
+        return {"eval/accuracy": sum(team) / n, "eval/team_accuracy": sum(team) / n,
+                "eval/solo_accuracy": sum(solo) / n, "eval/lazy_accuracy": sum(lazy) / n,
+                "eval/lazy_gap": (sum(team) - sum(lazy)) / n,
+                "eval/help_rate": sum(t and not s for t, s in zip(team, solo)) / n,
+                "eval/hurt_rate": sum(s and not t for t, s in zip(team, solo)) / n,
+                "eval/leak_rate": sum(states_answer(p, r.get("answer")) for p, r in zip(plans, rows)) / n}
 
     def state_dict(self):
         return {"hist": self.hist.state_dict()}
