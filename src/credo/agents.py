@@ -18,6 +18,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokeni
 from credo.config import AgentConfig, Config, ModelConfig, SamplingConfig, agent_configs, replace_from
 from credo.engines import ENGINES
 from credo.models import encode_prompt, load_policy
+from credo.train.checkpoint import save_hf_dir
 from credo.train.learner import Learner
 from credo.trajectory import Trajectory
 
@@ -111,5 +112,5 @@ def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None) -> tuple[
 
 def _reference(model: PreTrainedModel, path: Path, resuming: bool) -> PreTrainedModel:
     if not (resuming and path.is_dir()):
-        model.save_pretrained(path, safe_serialization=True)
+        save_hf_dir(path, model)
     return AutoModelForCausalLM.from_pretrained(path, dtype=model.dtype)

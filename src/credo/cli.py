@@ -78,7 +78,7 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     from credo.models import encode_prompt, load_policy
     from credo.sft.trainer import sft_train
     from credo.tasks import build_task
-    from credo.train.checkpoint import seed_everything
+    from credo.train.checkpoint import save_hf_dir, seed_everything
     from credo.train.metrics import MetricsLogger
 
     cfg = load_config(recipe_path(args.recipe), args.overrides)
@@ -91,8 +91,7 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     out = Path(cfg.log.output_dir)
     with MetricsLogger(out, tensorboard=cfg.log.tensorboard) as logger:
         metrics = sft_train(model, tok.pad_token_id, examples, cfg.sft, seed=cfg.train.seed, log=logger.log)
-    model.save_pretrained(out / "policy", safe_serialization=True)
-    tok.save_pretrained(out / "policy")
+    save_hf_dir(out / "policy", model, tok)
     print(f"policy: {out / 'policy'}")
     print(json.dumps(metrics, indent=1))
     return metrics

@@ -1,13 +1,16 @@
 import json
 
 import pytest
+import torch
 
 from credo.config import ConfigError
 from credo.retrieval.cli import main
 from credo.retrieval.config import load_retrieval_config
 from credo.retrieval.data import write_beir
 from credo.retrieval.model import UniFAR
+from credo.retrieval.tiny import build_tiny_encoder
 from credo.retrieval.train import Sources, train
+from credo.train.checkpoint import list_checkpoints
 
 FAST = [
     "train.lr=3e-3",
@@ -123,3 +126,52 @@ def test_cli_train_index_search_eval(tiny_dir, small_synth, tmp_path, capsys):
     assert main(["retrieve", "eval", "--bm25", "--beir", str(beir)]) == 0
     with pytest.raises(SystemExit):
         main(["retrieve", "search", "", "--model", ckpt, "--index", str(tmp_path / "ix")])
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_reproduces_the_uninterrupted_run(small_synth, tmp_path, monkeypatch):
+    """Killed right after its step-4 checkpoint (having logged a row of step 5) and resumed, a run logs the same
+    metrics, returns the same evals and ends with bit-identical weights as the uninterrupted run. The encoder has
+    dropout, so the torch RNG state must be restored too."""
+    import credo.retrieval.train as rt
+
+    src = Sources(small_synth, small_synth)
+    texts = [" ".join(d.units()) for d in small_synth.corpus.values()] + [q.text for q in small_synth.queries.values()]
+    enc = build_tiny_encoder(tmp_path / "enc", [*texts, "background method result"], hidden=32, dropout=0.1)
+
+    def cfg(out):
+        keys = ["train.steps=6", "log.save_every=2", "log.keep_last=1", "eval.every=3", f"log.output_dir={out}"]
+        return load_retrieval_config(None, [f"model.path={enc}", *keys, *FAST])
+
+    ref, ref_evals = train(cfg(tmp_path / "a"), src)
+    save = rt.save_checkpoint
+
+    def save_then_die(run_dir, step, *args, **kwargs):
+        out = save(run_dir, step, *args, **kwargs)
+        if step == 4:
+            with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a row written after the checkpoint
+                f.write(json.dumps({"step": 5, "kind": "train", "loss": 9.9}) + "\n")
+            raise Killed
+        return out
+
+    monkeypatch.setattr(rt, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        train(cfg(tmp_path / "b"), src)
+    monkeypatch.setattr(rt, "save_checkpoint", save)
+    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [4]  # keep_last=1 pruned step 2
+    assert not (tmp_path / "b" / "checkpoint").exists()
+    resumed, evals = train(cfg(tmp_path / "b"), src, resume=True)
+
+    def rows(run):
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(x).items() if k != "time_s"} for x in lines]
+
+    assert rows(tmp_path / "a") == rows(tmp_path / "b")
+    assert [r["step"] for r in rows(tmp_path / "b") if r["kind"] == "eval"] == [0, 3, 6]
+    assert evals == ref_evals
+    final = UniFAR.load(tmp_path / "b" / "checkpoint").state_dict()
+    for name, w in ref.state_dict().items():
+        assert torch.equal(w, resumed.state_dict()[name]) and torch.equal(w, final[name]), name

@@ -1,7 +1,9 @@
 """A run killed after its checkpoint and resumed logs exactly the metrics of an uninterrupted run."""
 
+import pytest
+
 from credo.config import load_config
-from credo.train.checkpoint import list_checkpoints
+from credo.train.checkpoint import list_checkpoints, write_dir_atomically
 from credo.train.metrics import read_metrics
 from credo.train.rl import RLTrainer
 
@@ -18,3 +20,20 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, resume_check):
     assert len(rows) == 1 + 4 + 2  # step-0 eval, 4 steps, evals at 2 and 4
     assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [4]  # keep_last=1 pruned step 2
     assert (tmp_path / "b" / "checkpoints" / "step_000004" / "policy" / "config.json").is_file()
+
+
+def test_a_failed_write_leaves_the_previous_directory(tmp_path):
+    """write_dir_atomically: the old directory survives a write that dies half-way; no temp directory is left."""
+    final = tmp_path / "policy"
+    write_dir_atomically(final, lambda d: (d / "a.txt").write_text("old"))
+
+    def dies(d):
+        (d / "a.txt").write_text("new")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_dir_atomically(final, dies)
+    assert [p.name for p in tmp_path.iterdir()] == ["policy"]
+    assert (final / "a.txt").read_text() == "old"
+    write_dir_atomically(final, lambda d: (d / "b.txt").write_text("new"))
+    assert sorted(p.name for p in final.iterdir()) == ["b.txt"]

@@ -26,6 +26,7 @@ def add_subparsers(subparsers) -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train UniFAR from a recipe (see recipes/unifar.yaml)")
     t.add_argument("recipe")
     t.add_argument("overrides", nargs="*", help="dotted key=value overrides")
+    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
     t.set_defaults(retrieve_fn=cmd_train)
     i = sub.add_parser("index", help="encode a corpus into a FAISS index saved with its document ids")
     i.add_argument("--model", required=True, help="checkpoint dir, 'minilm', or a local HF encoder dir")
@@ -81,7 +82,7 @@ def cmd_train(args) -> int:
     from credo.retrieval.train import train
 
     cfg = load_retrieval_config(args.recipe, args.overrides)
-    _, evals = train(cfg)
+    _, evals = train(cfg, resume=args.resume)
     print(json.dumps(evals[-1], indent=1))
     print(f"checkpoint: {Path(cfg.log.output_dir) / 'checkpoint'}")
     return 0

@@ -69,8 +69,10 @@ class RetrievalEvalConfig:
 
 @dataclass
 class RetrievalLogConfig:
-    output_dir: str = _f("runs/unifar", "run folder: metrics.jsonl, config.yaml, checkpoint/")
+    output_dir: str = _f("runs/unifar", "run folder: metrics.jsonl, config.yaml, checkpoints/step_N/, checkpoint/")
     progress: bool = _f(True, "show progress bars")
+    save_every: int = _f(0, "write checkpoints/step_N/ every this-many steps, for --resume (0 = only the final one)")
+    keep_last: int = _f(2, "checkpoints/step_N/ kept on disk")
 
 
 @dataclass

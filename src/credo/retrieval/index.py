@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from credo.retrieval.data import Doc
+from credo.train.checkpoint import write_dir_atomically
 
 
 @torch.inference_mode()
@@ -94,16 +95,17 @@ class FacetIndex:
         return self.vectors[[self.pos[d] for d in ids]]
 
     def save(self, out: str | Path) -> Path:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        if self.index is not None:
-            import faiss
+        """``index.faiss`` (or ``vectors.npy`` without FAISS) + ``index.json`` (ids, facets), written atomically."""
+        def write(tmp: Path) -> None:
+            if self.index is not None:
+                import faiss
 
-            faiss.write_index(self.index, str(out / "index.faiss"))
-        else:
-            np.save(out / "vectors.npy", self.vectors)
-        (out / "index.json").write_text(json.dumps({"ids": self.ids, "facets": self.facets}))
-        return out
+                faiss.write_index(self.index, str(tmp / "index.faiss"))
+            else:
+                np.save(tmp / "vectors.npy", self.vectors)
+            (tmp / "index.json").write_text(json.dumps({"ids": self.ids, "facets": self.facets}))
+
+        return write_dir_atomically(Path(out), write)
 
     @classmethod
     def load(cls, path: str | Path) -> FacetIndex:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from credo.retrieval.config import RetrievalModelConfig
+from credo.train.checkpoint import write_dir_atomically
 
 HEAD_FILE, CONFIG_FILE = "unifar_head.safetensors", "unifar.json"
 
@@ -70,17 +71,21 @@ class UniFAR(nn.Module):
         return cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), cfg)
 
     def save(self, out: str | Path) -> Path:
-        """HF directory (encoder + tokenizer) + ``unifar_head.safetensors`` + ``unifar.json``."""
+        """HF directory (encoder + tokenizer) + ``unifar_head.safetensors`` + ``unifar.json``, written atomically."""
         from safetensors.torch import save_file
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        head = {k: v.detach().contiguous() for k, v in self.state_dict().items() if not k.startswith("encoder.")}
-        save_file(head, str(out / HEAD_FILE))
-        (out / CONFIG_FILE).write_text(json.dumps(asdict(self.cfg), indent=1))
-        return out
+        def write(tmp: Path) -> None:
+            self.encoder.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            head = {k: v.detach().contiguous() for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+            save_file(head, str(tmp / HEAD_FILE))
+            (tmp / CONFIG_FILE).write_text(json.dumps(asdict(self.cfg), indent=1))
+
+        return write_dir_atomically(Path(out), write)
+
+    def save_pretrained(self, out: str | Path, **_) -> Path:
+        """``save`` under the Hugging Face name, so ``credo.train.checkpoint.save_checkpoint`` can store a UniFAR."""
+        return self.save(out)
 
     @classmethod
     def load(cls, path: str | Path) -> UniFAR:

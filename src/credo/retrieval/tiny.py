@@ -19,8 +19,9 @@ def build_tiny_encoder(
     heads: int = 2,
     seed: int = 0,
     max_positions: int = 512,
+    dropout: float = 0.0,
 ) -> Path:
-    """No dropout, wide init, damped positions; vocabulary = lower-cased words/punctuation of ``texts``."""
+    """Wide init, damped positions, no dropout unless asked; vocabulary = lower-cased words/punctuation of ``texts``."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -42,8 +43,8 @@ def build_tiny_encoder(
         num_attention_heads=heads,
         intermediate_size=2 * hidden,
         max_position_embeddings=max_positions,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
         initializer_range=0.5,
     )
     model = BertModel(cfg)

@@ -24,6 +24,7 @@ from credo.retrieval.data import RetrievalSet
 from credo.retrieval.evaluate import evaluate_model
 from credo.retrieval.losses import facet_kl, info_nce
 from credo.retrieval.model import UniFAR
+from credo.train.checkpoint import latest_checkpoint, load_checkpoint_state, save_checkpoint, set_rng_state
 
 
 @dataclass
@@ -132,17 +133,22 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
     return losses
 
 
-def train(cfg: RetrievalConfig, src: Sources | None = None, model: UniFAR | None = None) -> tuple[UniFAR, list[dict]]:
-    """Train, evaluating before/after (and every ``eval.every`` steps); writes metrics.jsonl, config.yaml and
-    checkpoint/ under ``log.output_dir``. Returns the model and the list of eval records."""
+def train(
+    cfg: RetrievalConfig, src: Sources | None = None, model: UniFAR | None = None, resume: bool = False
+) -> tuple[UniFAR, list[dict]]:
+    """Train, evaluating before/after (and every ``eval.every`` steps); writes metrics.jsonl, config.yaml,
+    ``checkpoints/step_N/`` every ``log.save_every`` steps and the final ``checkpoint/`` under ``log.output_dir``.
+    ``resume`` continues from the latest ``checkpoints/step_N/`` (model, optimizer, batching and torch RNG) and
+    reproduces the uninterrupted run exactly. Returns the model and the list of eval records."""
     t = cfg.train
     if t.threads:
         torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed)
     rng = random.Random(t.seed)
     src = src or load_sources(cfg)
-    model = model or UniFAR.from_encoder(cfg.model)
     out = Path(cfg.log.output_dir)
+    ckpt = latest_checkpoint(out) if resume else None
+    model = UniFAR.load(ckpt / "model") if ckpt else model or UniFAR.from_encoder(cfg.model)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     pools = (_pool(src.qd, "question"), _pool(src.dd, "document"))
@@ -150,8 +156,15 @@ def train(cfg: RetrievalConfig, src: Sources | None = None, model: UniFAR | None
         raise ValueError("nothing to train on: no q-doc or doc-doc training queries with a positive weight")
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": t.lr}, {"params": head, "lr": t.head_lr}])
-    log = (out / "metrics.jsonl").open("w")
     evals: list[dict] = []
+    start = 0
+    if ckpt:
+        state = load_checkpoint_state(ckpt)
+        opt.load_state_dict(state["optimizer"])
+        rng.setstate(state["batch_rng"])
+        set_rng_state(state["rng"])
+        start, evals = state["step"], state["evals"]
+    log = _open_log(out / "metrics.jsonl", start if ckpt else None)
 
     def run_eval(step: int) -> None:
         rec: dict = {"step": step, "kind": "eval"}
@@ -163,11 +176,11 @@ def train(cfg: RetrievalConfig, src: Sources | None = None, model: UniFAR | None
         log.write(json.dumps(rec) + "\n")
         log.flush()
 
-    if cfg.eval.before:
+    if cfg.eval.before and not ckpt:
         run_eval(0)
     model.train()
     t0 = time.time()
-    for step in range(1, t.steps + 1):
+    for step in range(start + 1, t.steps + 1):
         losses = train_step(model, src, cfg, rng, pools)
         loss = sum({"qd": t.w_qd, "dd": t.w_dd, "kl": t.w_kl}[k] * v for k, v in losses.items())
         opt.zero_grad()
@@ -181,8 +194,20 @@ def train(cfg: RetrievalConfig, src: Sources | None = None, model: UniFAR | None
         log.flush()
         if cfg.eval.every and step % cfg.eval.every == 0 and step < t.steps:
             run_eval(step)
-    if t.steps:
+        if cfg.log.save_every and step % cfg.log.save_every == 0 and step < t.steps:
+            state = {"optimizer": opt.state_dict(), "batch_rng": rng.getstate(), "evals": evals}
+            save_checkpoint(out, step, {"model": model}, {}, state, keep_last=cfg.log.keep_last)
+    if t.steps > start:
         run_eval(t.steps)
     log.close()
     model.save(out / "checkpoint")
     return model, evals
+
+
+def _open_log(path: Path, resume_step: int | None):
+    """metrics.jsonl for appending; on resume, first drop the rows written after the checkpoint's step."""
+    if resume_step is None or not path.is_file():
+        return path.open("w")
+    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_step]
+    path.write_text("".join(line + "\n" for line in keep))
+    return path.open("a")

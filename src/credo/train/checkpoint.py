@@ -11,6 +11,7 @@ import random
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,28 +50,52 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1][1] if found else None
 
 
-def save_checkpoint(run_dir: Path, step: int, models: dict[str, Any], tokenizers: dict[str, Any],
-                    state: dict[str, Any], keep_last: int = 2) -> Path:
-    """Write ``models[name]`` (HF ``save_pretrained``) and ``state`` (torch-pickled) for ``step``; prune old ones.
+def write_dir_atomically(final: Path, write: Callable[[Path], Any]) -> Path:
+    """Run ``write(tmp)`` on a hidden sibling temp directory, then rename it to ``final`` (replacing an existing one).
 
-    ``models``/``tokenizers`` map an agent name to its policy; a single-agent run uses ``{"policy": model}``.
+    A process killed inside ``write`` leaves ``final`` as it was; the temp directory is removed on any error.
     """
-    root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step_{step:06d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".step_{step:06d}-", dir=root))
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
-        for name, model in models.items():
-            model.save_pretrained(tmp / name, safe_serialization=True)
-            if tokenizers.get(name) is not None:
-                tokenizers[name].save_pretrained(tmp / name)
-        torch.save({**state, "step": step, "rng": rng_state()}, tmp / "trainer.pt")
+        write(tmp)
         if final.exists():  # re-saving the same step (e.g. after a resume) replaces it
             shutil.rmtree(final)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return final
+
+
+def save_hf_dir(path: Path, model: Any, tokenizer: Any = None) -> Path:
+    """``model`` (and ``tokenizer``) as a plain Hugging Face directory at ``path``, written atomically."""
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+
+    return write_dir_atomically(path, write)
+
+
+def save_checkpoint(run_dir: Path, step: int, models: dict[str, Any], tokenizers: dict[str, Any],
+                    state: dict[str, Any], keep_last: int = 2) -> Path:
+    """Write ``models[name]`` (HF ``save_pretrained``) and ``state`` (torch-pickled) for ``step``; prune old ones.
+
+    ``models``/``tokenizers`` map an agent name to its policy; a single-agent run uses ``{"policy": model}``.
+    """
+    final = Path(run_dir) / "checkpoints" / f"step_{step:06d}"
+
+    def write(tmp: Path) -> None:
+        for name, model in models.items():
+            model.save_pretrained(tmp / name, safe_serialization=True)
+            if tokenizers.get(name) is not None:
+                tokenizers[name].save_pretrained(tmp / name)
+        torch.save({**state, "step": step, "rng": rng_state()}, tmp / "trainer.pt")
+
+    write_dir_atomically(final, write)
     for _, old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -16,9 +16,7 @@ from credo.credit import compute_advantages
 from credo.models import encode_prompt
 from credo.selection import apply_overlong
 from credo.sft.trainer import sft_train
-from credo.train.checkpoint import (
-    save_checkpoint,
-)
+from credo.train.checkpoint import save_checkpoint, save_hf_dir
 from credo.train.rl import RLTrainer
 from credo.workflows import WORKFLOWS
 
@@ -138,8 +136,7 @@ class MultiAgentTrainer(RLTrainer):
         """Each policy as a plain Hugging Face directory ``<run>/agents/<name>`` (deployable on its own)."""
         root = self.run_dir / "agents"
         for name, p in self.policies.items():
-            p.model.save_pretrained(root / name, safe_serialization=True)
-            p.tok.save_pretrained(root / name)
+            save_hf_dir(root / name, p.model, p.tok)
         return root
 
 

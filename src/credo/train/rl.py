@@ -25,6 +25,7 @@ from credo.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint_state,
     save_checkpoint,
+    save_hf_dir,
     seed_everything,
     set_rng_state,
 )
@@ -136,7 +137,7 @@ class RLTrainer:
             return None
         ref_dir = self.run_dir / "reference"
         if not (resuming and ref_dir.is_dir()):
-            self.model.save_pretrained(ref_dir, safe_serialization=True)
+            save_hf_dir(ref_dir, self.model)
         return AutoModelForCausalLM.from_pretrained(ref_dir, dtype=self.model.dtype)
 
     # ---------------------------------------------------------------- the RL step
@@ -211,10 +212,7 @@ class RLTrainer:
 
     def export(self) -> Path:
         """Save the trained policy as a plain Hugging Face directory ``<run>/policy``."""
-        out = self.run_dir / "policy"
-        self.model.save_pretrained(out, safe_serialization=True)
-        self.tok.save_pretrained(out)
-        return out
+        return save_hf_dir(self.run_dir / "policy", self.model, self.tok)
 
     def run(self) -> dict[str, float]:
         """Train to ``train.steps``; returns the last evaluation's metrics."""
