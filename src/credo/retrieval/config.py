@@ -35,7 +35,9 @@ class RetrievalDataConfig:
     foldoc_max_docs: int = _f(3000, "FOLDOC sub-graph size (0 = all ~15k entries)")
     foldoc_min_links: int = _f(3, "held-out FOLDOC query entries need at least this many in-corpus links")
     foldoc_colinks: int = _f(
-        2, "co-linked FOLDOC positives per training entry (shared link target or source; 0 = direct links only)"
+        0,
+        "co-linked FOLDOC positives per training entry (shared link target or source; 0 = direct links only). "
+        "2 lowered held-out link MAP by 0.006-0.020 in every arm and seed measured (experiments/unifar)",
     )
     synthetic_docs: int = _f(600, "synthetic papers")
     synthetic_topics: int = _f(12, "topics per facet in the synthetic generator")
