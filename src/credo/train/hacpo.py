@@ -22,7 +22,7 @@ from credo.config import Config, ConfigError
 from credo.credit import compute_advantages
 from credo.credit.capability import joint_advantages
 from credo.train.hacpo_update import attach_old, hacpo_update
-from credo.train.multi import MultiAgentTrainer, _moments
+from credo.train.multi import MultiAgentTrainer, moments
 from credo.trajectory import Trajectory
 from credo.workflows.pool import retokenize
 
@@ -82,14 +82,14 @@ class HACPOTrainer(MultiAgentTrainer):
             own, cross = self.pool_for(name, every)
             adv = self.advantages(name, own, cross, omega)
             metrics |= {f"{name}/{k}": v for k, v in adv.items()}
-            metrics[f"{name}/adv_mean"], metrics[f"{name}/adv_var"] = _moments([float(t.advantage) for t in own])
+            metrics[f"{name}/adv_mean"], metrics[f"{name}/adv_var"] = moments([float(t.advantage) for t in own])
             with self.timer("old_logprob"):
                 attach_old(learner, own, cross)
             with self.timer("update"):
                 up = hacpo_update(learner, own, cross, cfg.hacpo, naive=cfg.hacpo.arm == "naive")
             metrics |= {f"{name}/{k}": v for k, v in up.items()}
         for name in self.agents:
-            mean, var = _moments([t.reward for t in every if t.agent == name])
+            mean, var = moments([t.reward for t in every if t.agent == name])
             metrics[f"{name}/reward_mean"], metrics[f"{name}/reward_var"] = mean, var
         metrics |= {f"schedule/{name}": float(name in self.scheduled()) for name in self.trainable}
         self.step += 1
