@@ -8,6 +8,7 @@ adds a gradient scaler (see :class:`credo.train.learner.Learner`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 
 import torch
@@ -66,3 +67,15 @@ def enable_checkpointing(model: torch.nn.Module) -> None:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     else:  # transformers < 5
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def on_host(fn):
+    """Run ``fn`` with CPU as torch's default device: for host-side work (batch building, rollout records) whose
+    tensors are moved to a model's device explicitly later."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch.device("cpu"):
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -18,11 +18,11 @@ def left_pad(seqs: list[list[int]] | list[torch.Tensor], pad_id: int,
              device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Sequences → (ids [N, L], mask [N, L]) padded on the left, on ``device``."""
     n, length = len(seqs), max(len(s) for s in seqs)
-    ids = torch.full((n, length), pad_id, dtype=torch.long)
-    mask = torch.zeros((n, length), dtype=torch.long)
+    ids = torch.full((n, length), pad_id, dtype=torch.long, device="cpu")  # filled on the host, then moved once
+    mask = torch.zeros((n, length), dtype=torch.long, device="cpu")
     for i, s in enumerate(seqs):
         if len(s):
-            ids[i, length - len(s):] = torch.as_tensor(s, dtype=torch.long)
+            ids[i, length - len(s):] = torch.as_tensor(s, dtype=torch.long, device="cpu")
             mask[i, length - len(s):] = 1
     return ids.to(device), mask.to(device)
 
@@ -74,12 +74,12 @@ def response_logits(model: PreTrainedModel, prompts: list[torch.Tensor], respons
     p_ids, p_mask = left_pad(uniq, pad_id, dev)
     last, cache = prefill(model, p_ids, p_mask)
     g = len(row_cpu) // len(uniq)
-    if len(row_cpu) == g * len(uniq) and torch.equal(row_cpu, torch.arange(len(uniq)).repeat_interleave(g)):
+    if len(row_cpu) == g * len(uniq) and row_cpu.tolist() == [i // g for i in range(len(row_cpu))]:
         cache.batch_repeat_interleave(g)  # contiguous equal groups: cheaper backward than a gather
     else:
         cache.batch_select_indices(row)  # gather the prompt cache out to the N rows (differentiable indexing)
     r_ids = right_pad(responses, pad_id, torch.long, dev)
-    r_mask = right_pad([torch.ones(len(r), dtype=torch.long) for r in responses], 0, torch.long, dev)
+    r_mask = right_pad([torch.ones(len(r), dtype=torch.long, device=dev) for r in responses], 0, torch.long, dev)
     full_mask = torch.cat([p_mask[row], r_mask], dim=1)
     start = p_mask.sum(-1)[row].unsqueeze(1)
     pos = start + torch.arange(r_ids.shape[1], device=dev).unsqueeze(0)
@@ -95,7 +95,7 @@ def response_logits_full(model: PreTrainedModel, prompts: list[torch.Tensor], re
     dev = model_device(model)
     p_ids, p_mask = left_pad(prompts, pad_id, dev)
     r_ids = right_pad(responses, pad_id, torch.long, dev)
-    r_mask = right_pad([torch.ones(len(r), dtype=torch.long) for r in responses], 0, torch.long, dev)
+    r_mask = right_pad([torch.ones(len(r), dtype=torch.long, device=dev) for r in responses], 0, torch.long, dev)
     mask = torch.cat([p_mask, r_mask], dim=1)
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=torch.cat([p_ids, r_ids], dim=1), attention_mask=mask, position_ids=pos, use_cache=False)

@@ -13,12 +13,13 @@ import torch
 from transformers import PreTrainedModel
 
 from credo.config import SFTConfig
-from credo.models.device import autocast, model_device
+from credo.models.device import autocast, model_device, on_host
 from credo.train.learner import lr_lambda
 
 IGNORE = -100
 
 
+@on_host
 def padded_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
     """→ input_ids [B, L], attention_mask [B, L], labels [B, L] (prompt and padding labelled -100)."""
     length = max(len(p) + len(a) for p, a in examples)
@@ -32,6 +33,7 @@ def padded_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> di
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+@on_host
 def packed_batch(examples: list[tuple[list[int], list[int]]], pad_id: int, length: int) -> dict[str, torch.Tensor]:
     """First-fit packing → input_ids, labels, position_ids [R, length] and a 4-D mask [R, 1, length, length]."""
     rows: list[list[tuple[list[int], list[int]]]] = []

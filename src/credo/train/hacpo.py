@@ -74,13 +74,15 @@ class HACPOTrainer(MultiAgentTrainer):
         if self.noise is not None:
             metrics |= self.noise(every)
         tracker = self.workflow.tracker
-        tracker.update({n: [t.reward for t in every if t.agent == n] for n in self.agents})
-        metrics |= tracker.metrics()
-        omega = tracker.matrix()
+        with torch.device("cpu"):  # capability and advantages: host-side statistics on scalar rewards
+            tracker.update({n: [t.reward for t in every if t.agent == n] for n in self.agents})
+            metrics |= tracker.metrics()
+            omega = tracker.matrix()
         for name in self.scheduled():
             learner = self.agents[name].policy.learner
             own, cross = self.pool_for(name, every)
-            adv = self.advantages(name, own, cross, omega)
+            with torch.device("cpu"):
+                adv = self.advantages(name, own, cross, omega)
             metrics |= {f"{name}/{k}": v for k, v in adv.items()}
             metrics[f"{name}/adv_mean"], metrics[f"{name}/adv_var"] = moments([float(t.advantage) for t in own])
             with self.timer("old_logprob"):

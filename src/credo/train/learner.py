@@ -100,7 +100,7 @@ class Learner:
         return right_pad(seqs, 0.0, torch.float32, self.device)
 
     def micro_batches(self, rows: list[Trajectory]) -> list[list[Trajectory]]:
-        size = self.train.micro_batch_size or len(rows)
+        size = self.train.micro_batch_size or max(len(rows), 1)
         return [rows[i:i + size] for i in range(0, len(rows), size)]
 
     @torch.no_grad()
@@ -121,8 +121,8 @@ class Learner:
         lp, rmask, ent = self.logprobs(self.model, rows, with_entropy=True)
         mask = rmask * self.pad([t.loss_mask for t in rows])
         old = self.pad([t.info["old_logprobs"] for t in rows]) if self.recompute_old else lp.detach()
-        adv = self.pad([t.advantage if torch.is_tensor(t.advantage) else torch.full((t.num_tokens,), t.advantage)
-                        for t in rows])
+        adv = self.pad([t.advantage if torch.is_tensor(t.advantage)
+                        else torch.full((t.num_tokens,), t.advantage, device="cpu") for t in rows])
         loss_mat, metrics = POLICY_LOSSES.get(self.algo.policy_loss)(lp, old, adv, mask, self.algo)
         tokens = float(mask.sum())
         if self.has_reference:
@@ -148,7 +148,7 @@ class Learner:
             order = groups
             if self.train.mini_batches > 1:
                 order = [groups[i] for i in torch.randperm(len(groups), generator=gen, device="cpu")]
-            per = math.ceil(len(order) / self.train.mini_batches)
+            per = max(1, math.ceil(len(order) / self.train.mini_batches))  # an empty batch (all groups dropped) skips
             for k in range(0, len(order), per):
                 chosen = set(order[k:k + per])
                 mb = [t for t in trajs if t.group_id in chosen]

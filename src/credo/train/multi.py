@@ -25,7 +25,8 @@ SCHEDULES = ("simultaneous", "alternating")
 
 
 def moments(values: list[float]) -> tuple[float, float]:
-    x = torch.tensor(values, dtype=torch.float64)
+    """(mean, population variance) of a list of numbers."""
+    x = torch.tensor(values, dtype=torch.float64, device="cpu")
     return float(x.mean()), float(x.var(unbiased=False))
 
 
@@ -80,7 +81,7 @@ class MultiAgentTrainer(RLTrainer):
         self.next_group += len(rows)
         with self.timer("generate"):
             episodes = self.workflow.rollout(rows, gids, self.cfg.sampling.n, version=self.step)
-        with self.timer("reward"):
+        with self.timer("reward"), torch.device("cpu"):  # credit is host-side bookkeeping on scalar rewards
             return episodes, self.workflow.credit(episodes)
 
     def train_step(self) -> dict[str, float]:

@@ -14,12 +14,14 @@ import torch
 
 from credo.credit.capability import CapabilityTracker
 from credo.models import encode_prompt
+from credo.models.device import on_host
 from credo.trajectory import Trajectory
 from credo.workflows import WORKFLOWS, Episode, Workflow
 
 ANSWER = "{prompt}"
 
 
+@on_host
 def retokenize(t: Trajectory, tok, prompt_text: str, chat_template: bool = True) -> Trajectory | None:
     """Agent ``t.agent``'s response as a cross sample for a learner with tokenizer ``tok``.
 
