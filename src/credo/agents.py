@@ -129,7 +129,7 @@ def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None) -> tuple[
                 base, tok, _ = load_policy(without_lora(model_cfg), device)
                 bases[key] = (base, tok)
             model, tok = bases[key]
-            adapter = spec.name
+            adapter = f"agent_{spec.name}"  # peft warns when an adapter name is a substring of "lora_"
             model = load_adapter(model, saved, adapter) if saved is not None and is_adapter_dir(saved) \
                 else add_adapter(model, model_cfg.lora, adapter)
             bases[key] = (model, tok)  # the first adapter wraps the base in a PeftModel; later ones join it

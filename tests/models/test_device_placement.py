@@ -38,7 +38,7 @@ def test_forcing_the_default_device_catches_an_implicit_tensor():
 
 @pytest.mark.parametrize("recipe,extra", [
     ("grpo", ["algo.kl_coef=0.1", "train.mini_batches=2", "sft.steps=2"]),
-    ("gspo", ["algo.kl_coef=0.1"]),
+    ("gspo", ["algo.kl_coef=0.1", "train.gradient_checkpointing=true"]),
     ("dapo", []),
     ("ccpo_think_reason", []),
     ("ccpo_voting", []),
