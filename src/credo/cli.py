@@ -24,8 +24,7 @@ def recipe_path(name: str) -> Path:
 
 
 def _quiet() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The hub is not forced offline: a Hub id missing from the local cache is downloaded unless HF_HUB_OFFLINE=1.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging
 
