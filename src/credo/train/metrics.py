@@ -175,6 +175,31 @@ def truncate_after(path: Path, step: int) -> int:
     return len(rows) - len(keep)
 
 
+class TrainingError(RuntimeError):
+    """A run that cannot have learned anything (every optimizer update skipped)."""
+
+
+class UpdateCounter:
+    """Sums ``*actor/updates`` and ``*actor/skipped_updates`` over a run's step metrics; :meth:`check` raises when
+    there were updates and every one of them was skipped (non-finite gradients: the policy never changed)."""
+
+    def __init__(self) -> None:
+        self.updates = self.skipped = 0.0
+
+    def add(self, metrics: Mapping[str, Any]) -> None:
+        for k, v in metrics.items():
+            if k.endswith("actor/updates"):
+                self.updates += float(v)
+            elif k.endswith("actor/skipped_updates"):
+                self.skipped += float(v)
+
+    def check(self, where: Any = "") -> None:
+        if self.updates > 0 and self.skipped >= self.updates:
+            raise TrainingError(f"{where}: every one of the {int(self.updates)} optimizer updates was skipped "
+                                "(non-finite loss or gradient); the policy did not change. Check sampling.temperature, "
+                                "train.lr and model.dtype")
+
+
 class PhaseTimer:
     """Accumulate wall-clock seconds per phase: ``with timer("generate"): ...``; ``timer.pop()`` returns
     ``{"timing/generate": seconds, ...}`` and resets. Re-entering a phase adds to its total."""
