@@ -43,7 +43,7 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     assert "model directory not found" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "1+1", "answer": "2"}\n{"question": "2+2"}\n')
-    assert main(["train", "grpo", *TINY, "task.kind=math_file", f"task.path={bad}", "task.eval_size=1",
+    assert main(["train", "grpo", *TINY, "task.kind=math_file", f"task.path={bad}", "task.eval_size=1", "eval.size=1",
                  f"log.output_dir={tmp_path / 'r'}"]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl" in err and "2" in err and "answer" in err

@@ -178,8 +178,6 @@ def _validate_multi(cfg: Config, c: _Checker) -> None:
     c.choice("multi.workflow", WORKFLOWS.names(), empty_ok=True)
     c.choice("multi.schedule", SCHEDULES)
     c.ge("multi.period", 1)
-    if cfg.multi.workflow:
-        c.choice("multi.credit", WORKFLOWS.get(cfg.multi.workflow).credit_modes, empty_ok=True)
     c.choice("multi.tie_rule", TIE_RULES)
     c.within("multi.ema_decay", 0, 1, hi_open=True)
     for k in ("multi.min_samples", "multi.solo_samples", "multi.answer_penalty"):
@@ -192,6 +190,12 @@ def _validate_multi(cfg: Config, c: _Checker) -> None:
         ac.ge("lr", 0)
         ac.check("device", lambda v: v == "" or bool(DEVICE.match(v)), "empty (= train.device) | cpu | cuda | "
                  "cuda:N | mps")
+    if cfg.multi.workflow:
+        wf = WORKFLOWS.get(cfg.multi.workflow)
+        c.choice("multi.credit", wf.credit_modes, empty_ok=True)
+        want = str(wf.min_agents) if wf.min_agents == wf.max_agents else f"{wf.min_agents} to {wf.max_agents}"
+        c.check("multi.agents", lambda v: wf.min_agents <= len(v) <= wf.max_agents,
+                f"workflow {cfg.multi.workflow} needs {want} agents")
     c.choice("hacpo.arm", ARMS)
     c.choice("hacpo.stat", HACPO_STATS)
     c.within("hacpo.delta", 0, 1)

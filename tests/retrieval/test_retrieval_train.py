@@ -124,8 +124,9 @@ def test_cli_train_index_search_eval(tiny_dir, small_synth, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert {"question", "facet:method"} <= set(res) and 0 <= res["question"]["map"] <= 1
     assert main(["retrieve", "eval", "--bm25", "--beir", str(beir)]) == 0
-    with pytest.raises(SystemExit):
-        main(["retrieve", "search", "", "--model", ckpt, "--index", str(tmp_path / "ix")])
+    capsys.readouterr()
+    assert main(["retrieve", "search", "", "--model", ckpt, "--index", str(tmp_path / "ix")]) == 2
+    assert capsys.readouterr().err == "credo: error: give a question, or --like DOC_ID for doc-doc search\n"
 
 
 class Killed(Exception):

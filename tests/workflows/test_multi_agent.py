@@ -94,10 +94,9 @@ def test_bad_agent_lists_name_the_entry(tmp_path):
                         ("[{nme: a}]", "multi.agents\\[0\\]"), ("[{name: a, model: {hiden_size: 8}}]", "hidden_size")):
         with pytest.raises(ConfigError, match=msg):  # rejected when the config is loaded
             load_config(None, SMALL + ["multi.workflow=voting", f"multi.agents={agents}", f"log.output_dir={tmp_path}"])
-    cfg = load_config(None, SMALL + ["multi.workflow=think_reason", "multi.agents=[{name: a}]",
-                                     f"log.output_dir={tmp_path}"])
-    with pytest.raises(ValueError, match="needs 2 agents"):
-        MultiAgentTrainer(cfg)
+    with pytest.raises(ConfigError, match="needs 2 agents"):
+        load_config(None, SMALL + ["multi.workflow=think_reason", "multi.agents=[{name: a}]",
+                                   f"log.output_dir={tmp_path}"])
 
 
 def test_multi_agent_resume_reproduces_the_uninterrupted_run(resume_check):

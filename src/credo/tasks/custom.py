@@ -10,6 +10,7 @@ otherwise the score is an exact string match with the gold answer.
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ class CallableTask(BaseTask):
             return []
         try:
             out = self._fn(split, size, self.cfg.seed, **(self.cfg.kwargs or {}))
-            out = list(out)[:size]
+            out = list(itertools.islice(out, size))  # a generator may be endless
         except TaskError:
             raise
         except Exception as e:

@@ -147,9 +147,10 @@ def open_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = Fa
                                   "fresh run with --overwrite (deletes the folder's contents) or choose another "
                                   "log.output_dir")
         elif entries and not overwrite:
-            raise RunDirError(f"log.output_dir {run_dir} already holds a run ({', '.join(sorted(p.name for p in entries)[:4])}"
-                              f"{', ...' if len(entries) > 4 else ''}); continue it with --resume, replace it with "
-                              "--overwrite, or choose another log.output_dir")
+            names = sorted(p.name for p in entries)
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            raise RunDirError(f"log.output_dir {run_dir} already holds a run ({shown}); continue it with --resume, "
+                              "replace it with --overwrite, or choose another log.output_dir")
         elif entries:
             if not any((run_dir / m).exists() for m in RUN_MARKERS):
                 raise RunDirError(f"--overwrite: {run_dir} is not a credo run folder (none of {list(RUN_MARKERS)}); "

@@ -1,9 +1,10 @@
 """Trainer state on disk in a format that cannot carry code: tensors and arrays in safetensors, the rest in JSON.
 
 ``save_state(dir, obj)`` writes ``state.json`` (the structure), ``state.safetensors`` (every torch tensor in it) and,
-when there are any, ``state.numpy.safetensors`` (numpy arrays); ``load_state(dir)`` rebuilds ``obj`` exactly. Supported values: dicts (any keys of the supported scalar
-types: optimizer state dicts key their parameters by int), lists, tuples, str, int, float (NaN/inf included), bool,
-None, numpy scalars, numpy arrays and torch tensors (read back on CPU). Nothing is ever unpickled.
+when there are any, ``state.numpy.safetensors`` (numpy arrays); ``load_state(dir)`` rebuilds ``obj`` exactly.
+Supported values: dicts (any keys of the supported scalar types: optimizer state dicts key their parameters by int),
+lists, tuples, str, int, float (NaN/inf included), bool, None, numpy scalars, numpy arrays and torch tensors (read
+back on CPU). Nothing is ever unpickled.
 
 JSON encoding: a list is a JSON array; a dict whose keys are all strings not starting with ``$`` is a JSON object;
 everything else is a one-key object tagged ``$dict`` (list of [key, value] pairs), ``$tuple``, ``$tensor`` /
