@@ -55,5 +55,5 @@ def test_index_search_save_load(tmp_path):
         FacetIndex(v[:2], ["a", "a"], ["f"])
     with pytest.raises(DataError, match="not in the index"):
         idx.doc_vectors(["nope"])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataError, match="no index.json"):
         FacetIndex.load(tmp_path)

@@ -157,9 +157,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="credo")
-    add_subparsers(parser.add_subparsers(dest="cmd", required=True))
-    return run(parser.parse_args(argv))
+    """``credo retrieve ...`` through the main CLI (same one-line errors and exit statuses)."""
+    from credo.cli import main as credo_main
+
+    return credo_main(argv)
 
 
 if __name__ == "__main__":
