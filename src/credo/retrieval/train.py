@@ -156,18 +156,18 @@ def train(
     rng = random.Random(t.seed)
     out = Path(cfg.log.output_dir)
     lock, ckpt = open_run_dir(out, resume, overwrite)
+    state = load_checkpoint_state(ckpt) if ckpt else None  # a bad or old state is refused before any model loads
     src = src or load_sources(cfg)
-    model = UniFAR.load(ckpt / "model") if ckpt else model or UniFAR.from_encoder(cfg.model)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     pools = (_pool(src.qd, "question"), _pool(src.dd, "document"))
     if not (pools[0] and t.w_qd > 0) and not (pools[1] and t.w_dd > 0) and t.steps > 0:
         raise DataError("nothing to train on: no q-doc or doc-doc training queries with a positive weight")
+    model = UniFAR.load(ckpt / "model") if ckpt else model or UniFAR.from_encoder(cfg.model)
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": t.lr}, {"params": head, "lr": t.head_lr}])
     evals: list[dict] = []
     start = 0
-    if ckpt:
-        state = load_checkpoint_state(ckpt)
+    if state is not None:
         opt.load_state_dict(state["optimizer"])
         rng.setstate(state["batch_rng"])
         set_rng_state(state["rng"])

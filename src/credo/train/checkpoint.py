@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from credo.train.rundir import respect_umask
 from credo.train.state import STATE_JSON, StateError, load_state, save_state
 
 _STEP = re.compile(r"^step_(\d+)$")
@@ -67,6 +68,7 @@ def write_dir_atomically(final: Path, write: Callable[[Path], Any]) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
+        respect_umask(tmp)
         write(tmp)
         if final.exists():  # re-saving the same step (e.g. after a resume) replaces it
             shutil.rmtree(final)

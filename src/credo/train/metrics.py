@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from credo.train.rundir import respect_umask
+
 METRICS_FILE = "metrics.jsonl"
 _tb_warned = False
 
@@ -164,6 +166,7 @@ def truncate_after(path: Path, step: int) -> int:
     keep = [r for r in rows if r["step"] <= step]
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        respect_umask(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.writelines(_dumps(r) + "\n" for r in keep)
             f.flush()

@@ -33,7 +33,7 @@ from credo.train.learner import Learner
 from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter
 from credo.train.rundir import open_run_dir
 from credo.trajectory import Trajectory
-from credo.validate import validate
+from credo.validate import check_prompt_lengths, validate
 
 
 class DataCursor:
@@ -72,6 +72,9 @@ class RLTrainer:
         ckpt = self._open(cfg, resume, overwrite)
         model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
         self.model, self.tok, _ = load_policy(model_cfg)
+        check_prompt_lengths(lambda t: encode_prompt(self.tok, t, cfg.model.chat_template),
+                             [self.task.prompt(r) for r in self.train_rows + self.eval_rows],
+                             cfg.sampling.max_new_tokens, self.model.config)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.engine = ENGINES.get("hf")(self.model, self.tok)
@@ -90,6 +93,7 @@ class RLTrainer:
         self.cfg = cfg
         self.run_dir = Path(cfg.log.output_dir)
         self.run_lock, ckpt = open_run_dir(self.run_dir, resume, overwrite)
+        self.resume_state = load_checkpoint_state(ckpt) if ckpt is not None else None  # refused before any model
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.train.seed)
@@ -106,7 +110,7 @@ class RLTrainer:
         """Load a checkpoint's cursor, step, reward-noise and RNG state; -> the whole state (None without one)."""
         if ckpt is None:
             return None
-        state = load_checkpoint_state(ckpt)
+        state = self.resume_state
         self.cursor.load_state_dict(state["cursor"])
         self.step, self.next_group = state["step"], state["next_group"]
         if self.noise is not None:

@@ -98,6 +98,14 @@ def _alive(pid: int) -> bool:  # pragma: no cover - used without fcntl only
     return True
 
 
+def respect_umask(path: str | Path) -> None:
+    """Give ``path`` the mode a plain ``mkdir``/``open`` would have (0o777/0o666 less the umask): ``tempfile``
+    creates 0o700 directories and 0o600 files, which would otherwise end up as the run's files after a rename."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~mask)
+
+
 def remove_orphans(run_dir: Path) -> list[Path]:
     """Delete the temp directories of killed atomic writes under ``run_dir`` (and its checkpoints/ and agents/)."""
     gone = []
