@@ -153,8 +153,8 @@ def test_resume_reproduces_the_uninterrupted_run(small_synth, tmp_path, monkeypa
     def save_then_die(run_dir, step, *args, **kwargs):
         out = save(run_dir, step, *args, **kwargs)
         if step == 4:
-            with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a row written after the checkpoint
-                f.write(json.dumps({"step": 5, "kind": "train", "loss": 9.9}) + "\n")
+            with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a row written after the checkpoint, then a torn one
+                f.write(json.dumps({"step": 5, "kind": "train", "loss": 9.9}) + "\n" + '{"step": 6, "ki')
             raise Killed
         return out
 
@@ -164,7 +164,8 @@ def test_resume_reproduces_the_uninterrupted_run(small_synth, tmp_path, monkeypa
     monkeypatch.setattr(rt, "save_checkpoint", save)
     assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [4]  # keep_last=1 pruned step 2
     assert not (tmp_path / "b" / "checkpoint").exists()
-    resumed, evals = train(cfg(tmp_path / "b"), src, resume=True)
+    with pytest.warns(UserWarning, match="corrupt final line"):
+        resumed, evals = train(cfg(tmp_path / "b"), src, resume=True)
 
     def rows(run):
         lines = (run / "metrics.jsonl").read_text().splitlines()

@@ -143,6 +143,7 @@ def open_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = Fa
     run_dir = Path(run_dir)
     check_writable(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    had_lock = (run_dir / LOCK_FILE).exists()
     lock = RunLock(run_dir)
     try:
         remove_orphans(run_dir)
@@ -160,7 +161,7 @@ def open_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = Fa
             raise RunDirError(f"log.output_dir {run_dir} already holds a run ({shown}); continue it with --resume, "
                               "replace it with --overwrite, or choose another log.output_dir")
         elif entries:
-            if not any((run_dir / m).exists() for m in RUN_MARKERS):
+            if not had_lock and not any((run_dir / m).exists() for m in RUN_MARKERS if m != LOCK_FILE):
                 raise RunDirError(f"--overwrite: {run_dir} is not a credo run folder (none of {list(RUN_MARKERS)}); "
                                   "refusing to delete its files; choose another log.output_dir")
             for p in entries:
@@ -170,5 +171,7 @@ def open_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = Fa
                     p.unlink()
     except BaseException:
         lock.release()
+        if not had_lock:  # leave the folder as it was
+            lock.path.unlink(missing_ok=True)
         raise
     return lock, ckpt

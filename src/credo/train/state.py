@@ -51,7 +51,7 @@ def _encode(obj: Any, tensors: dict[str, Any], where: str) -> Any:
         if all(isinstance(k, str) and not k.startswith("$") for k in obj):
             return {k: _encode(v, tensors, f"{where}.{k}") for k, v in obj.items()}
         return {"$dict": [[_encode(k, tensors, where), _encode(v, tensors, f"{where}[{k!r}]")] for k, v in obj.items()]}
-    raise TypeError(f"save_state: {where or 'state'} holds a {type(obj).__name__}, which has no safe encoding "
+    raise TypeError(f"save_state: {where} holds a {type(obj).__name__}, which has no safe encoding "
                     "(supported: dict, list, tuple, str, int, float, bool, None, numpy, torch.Tensor)")
 
 
@@ -90,7 +90,7 @@ def save_state(path: str | Path, obj: Any) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, Any] = {}
-    tree = _encode(obj, tensors, "")
+    tree = _encode(obj, tensors, "state")
     torch_part = {k: v for k, v in tensors.items() if isinstance(v, torch.Tensor)}
     np_part = {k: v for k, v in tensors.items() if not isinstance(v, torch.Tensor)}
     (path / STATE_TENSORS).write_bytes(torch_save(torch_part))
