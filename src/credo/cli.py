@@ -162,7 +162,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (``credo: error: ...``, exit status 2)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"credo: error: {message} (see {self.prog} --help)\n")
 
 
 OVERWRITE_HELP = "start a fresh run in a log.output_dir that holds an earlier run, deleting its contents"
@@ -223,7 +223,12 @@ def one_line(e: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a user error prints ``credo: error: <what>`` (one line) and returns 2, a run that could not
     learn returns 1, Ctrl-C returns 130 (checkpoints are written atomically: the last complete one stays)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)  # key=value overrides may also follow --resume / --overwrite
+    if extra and (not isinstance(getattr(args, "overrides", None), list) or any(x.startswith("-") for x in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides += extra
     _quiet()
     from credo.train.metrics import TrainingError
 

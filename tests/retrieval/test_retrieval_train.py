@@ -153,7 +153,7 @@ def test_resume_reproduces_the_uninterrupted_run(small_synth, tmp_path, monkeypa
     def save_then_die(run_dir, step, *args, **kwargs):
         out = save(run_dir, step, *args, **kwargs)
         if step == 4:
-            with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a row written after the checkpoint, then a torn one
+            with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a row after the checkpoint, then a torn one
                 f.write(json.dumps({"step": 5, "kind": "train", "loss": 9.9}) + "\n" + '{"step": 6, "ki')
             raise Killed
         return out

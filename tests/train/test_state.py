@@ -44,7 +44,7 @@ def test_round_trip_is_exact(tmp_path):
         "optimizer": opt.state_dict(),  # int keys, 0-d step tensors, tuple betas
         "rng": rng_state(),  # python: (3, tuple of 625 ints, None); numpy: ('MT19937', uint32[624], ...)
         "noise": np.random.default_rng(3).bit_generator.state,  # 128-bit ints
-        "odd": {1: "int key", (1, 2): "tuple key", "$x": "dollar key", 2.5: None, True: [()]},
+        "odd": {1: "int key", (1, 2): "tuple key", "$x": "dollar key", 2.5: None, None: [()]},
         "values": [float("nan"), float("inf"), -0.0, 1e-300, 2**100, np.float32(0.1), np.int64(-7)],
         "tensors": [torch.arange(6, dtype=torch.bfloat16).view(2, 3), torch.tensor(True), torch.zeros(0)],
         "arrays": (np.arange(5, dtype=np.uint32), np.ones((2, 2), dtype=np.float16)),

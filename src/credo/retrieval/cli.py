@@ -84,10 +84,11 @@ def _data(args):
 
 
 def cmd_train(args) -> int:
+    from credo.cli import recipe_path
     from credo.retrieval.config import load_retrieval_config
     from credo.retrieval.train import train
 
-    cfg = load_retrieval_config(args.recipe, args.overrides)
+    cfg = load_retrieval_config(recipe_path(args.recipe), args.overrides)
     _, evals = train(cfg, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(evals[-1], indent=1))
     print(f"checkpoint: {Path(cfg.log.output_dir) / 'checkpoint'}")
