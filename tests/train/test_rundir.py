@@ -16,7 +16,7 @@ from credo.train.rundir import LOCK_FILE, RunDirError, open_run_dir
 
 SMALL = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
          "task.size=32", "task.eval_size=4", "train.prompts_per_step=2", "sampling.n=2", "sampling.max_new_tokens=4",
-         "eval.size=2", "eval.pass_k=0", "eval.every=0", "log.tensorboard=false", "log.progress=false",
+         "eval.size=2", "eval.pass_k=0", "eval.every=0", "sft.steps=0", "log.tensorboard=false", "log.progress=false",
          "train.threads=1"]
 
 

@@ -15,7 +15,7 @@ from credo.train.state import StateError, load_state, save_state
 
 SMALL = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
          "task.size=32", "task.eval_size=4", "train.prompts_per_step=2", "sampling.n=2", "sampling.max_new_tokens=4",
-         "eval.size=4", "eval.pass_k=0", "log.tensorboard=false", "log.progress=false"]
+         "eval.size=4", "eval.pass_k=0", "sft.steps=0", "log.tensorboard=false", "log.progress=false"]
 
 
 def _same(a, b) -> bool:
