@@ -119,3 +119,15 @@ def test_a_read_only_output_dir_is_an_error(tmp_path):
             open_run_dir(tmp_path / "run")
     finally:
         tmp_path.chmod(0o700)
+
+
+def test_a_truncated_weights_file_is_named(tmp_path, tiny_policy, capsys):
+    model, tok = tiny_policy
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    f = tmp_path / "m" / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:-100])
+    dims = ["model.hidden_size=64", "model.num_layers=2", "model.num_heads=4", "model.intermediate_size=128"]
+    assert main(["eval", "grpo", "--model", str(tmp_path / "m"), *dims]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{f}: truncated" in err

@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from credo.config import ModelConfig
 from credo.models.embedded import build_embedded
+from credo.train.state import check_safetensors
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -87,6 +88,7 @@ def load_policy(cfg: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerB
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(cfg.dtype)
     if dtype is None:
         raise ModelError(f"model.dtype must be float32, bfloat16 or float16, got {cfg.dtype!r}")
+    check_safetensors(path)  # a truncated weights file is named, not a deserialisation traceback
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=cfg.trust_remote_code)
     except (OSError, ValueError) as e:

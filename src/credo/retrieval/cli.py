@@ -60,7 +60,10 @@ def load_model(path: str):
     from credo.retrieval.config import RetrievalModelConfig
     from credo.retrieval.data import DataError
     from credo.retrieval.model import CONFIG_FILE, UniFAR
+    from credo.train.state import check_safetensors
 
+    if Path(path).is_dir():
+        check_safetensors(path)
     if Path(path, CONFIG_FILE).is_file():
         return UniFAR.load(path)
     if path != "minilm" and not Path(path, "config.json").is_file():

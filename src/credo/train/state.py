@@ -79,6 +79,25 @@ def _hashable(key: Any) -> Any:
     return tuple(_hashable(k) for k in key) if isinstance(key, list | tuple) else key
 
 
+def check_safetensors(path: str | Path) -> None:
+    """A ``StateError`` naming the first ``*.safetensors`` file in ``path`` (a file or a directory) that is truncated or
+    has a malformed header; reads headers only."""
+    path = Path(path)
+    for f in sorted(path.glob("*.safetensors")) if path.is_dir() else [path]:
+        size = f.stat().st_size
+        try:
+            with open(f, "rb") as fh:
+                n = int.from_bytes(fh.read(8), "little")
+                if size < 8 or 8 + n > size:
+                    raise ValueError("header runs past the end of the file")
+                header = json.loads(fh.read(n))
+            end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise StateError(f"{f}: truncated or not a safetensors file ({e})") from e
+        if 8 + n + end > size:
+            raise StateError(f"{f}: truncated ({size} bytes, the header describes {8 + n + end})")
+
+
 def save_state(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as ``path/state.json`` + ``path/state.safetensors`` (``path`` is created; files replaced).
 
