@@ -43,7 +43,7 @@ class _Checker:
         value = self.get(key)
         try:
             good = ok(value)
-        except TypeError:
+        except (TypeError, AttributeError):  # a value of the wrong type (configs built in Python are not coerced)
             good = False
         if not good:
             raise fail(self.prefix + key, value, allowed)
@@ -122,7 +122,8 @@ def validate_sampling(s: SamplingConfig, prefix: str = "sampling.") -> None:
     c.within("top_p", 0, 1, lo_open=True)
     c.ge("top_k", 0)
     c.ge("max_new_tokens", 1)
-    c.check("stop", lambda v: all(isinstance(x, str) and x for x in v), "a list of non-empty strings")
+    c.check("stop", lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
+            "a list of non-empty strings")
 
 
 def _validate_rl(cfg: Config) -> None:
