@@ -118,3 +118,18 @@ def test_kills_before_and_during_the_first_checkpoint_write(tmp_path):
         RLTrainer(cfg_for(run), overwrite=True).run()
         assert [s for s, _ in list_checkpoints(run)] == [1, 2]
         assert [r["step"] for r in read_metrics(run / "metrics.jsonl")] == [0, 1, 2, 2]
+
+
+def test_temp_leftovers_of_killed_writes_are_removed_on_the_next_start(tmp_path):
+    run = tmp_path / "run"
+    leftovers = [run / "checkpoints" / ".step_000004-ab12cd_9", run / ".reference-zz99xx00",
+                 run / "agents" / ".solver-k3j4h5g6"]
+    keep = [run / "checkpoints" / "step_000002" / "trainer", run / ".hidden", run / "agents" / "solver"]
+    for p in leftovers + keep:
+        p.mkdir(parents=True)
+    (keep[0] / "state.json").write_text("{}")
+    (run / "metrics.jsonl.x1y2.tmp").write_text("{}")
+    _, ckpt = open_run_dir(run, resume=True)
+    assert ckpt == run / "checkpoints" / "step_000002"
+    assert not any(p.exists() for p in leftovers) and not (run / "metrics.jsonl.x1y2.tmp").exists()
+    assert all(p.is_dir() for p in keep)

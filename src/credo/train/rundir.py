@@ -24,6 +24,7 @@ from typing import Any
 LOCK_FILE = "run.lock"
 RUN_MARKERS = (LOCK_FILE, "metrics.jsonl", "config.yaml", "checkpoints")
 _TEMP = re.compile(r"^\.[^.].*-[a-z0-9_]{8}$")  # tempfile.mkdtemp(prefix=".<name>-") in write_dir_atomically
+_TEMP_FILE = re.compile(r"^metrics\.jsonl\..+\.tmp$")  # tempfile.mkstemp in credo.train.metrics.truncate_after
 _HELD: weakref.WeakValueDictionary[str, RunLock] = weakref.WeakValueDictionary()
 
 
@@ -107,13 +108,17 @@ def respect_umask(path: str | Path) -> None:
 
 
 def remove_orphans(run_dir: Path) -> list[Path]:
-    """Delete the temp directories of killed atomic writes under ``run_dir`` (and its checkpoints/ and agents/)."""
+    """Delete the temp directories (and metrics temp files) of killed atomic writes under ``run_dir`` (and its
+    checkpoints/ and agents/); returns what was removed."""
     gone = []
     for d in (run_dir, run_dir / "checkpoints", run_dir / "agents"):
         if d.is_dir():
             for p in d.iterdir():
                 if p.is_dir() and not p.is_symlink() and _TEMP.match(p.name):
                     shutil.rmtree(p, ignore_errors=True)
+                    gone.append(p)
+                elif d == run_dir and p.is_file() and _TEMP_FILE.match(p.name):
+                    p.unlink()
                     gone.append(p)
     return gone
 
