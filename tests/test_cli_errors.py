@@ -145,6 +145,7 @@ CASES = [
     (["retrieve", "train", "unifar", "train.temperature=0"], "train.temperature: 0.0; must be > 0"),
     (["retrieve", "train", "unifar", "data.qd=web"], "data.qd: 'web'; synthetic | pubmedqa | beir:DIR | none"),
     (["retrieve", "train", "unifar", "model.facets=[]"], "model.facets: []"),
+    (["retrieve", "train", "unifar", "train.device=tpu"], "train.device: 'tpu'; auto | cpu"),
     (["retrieve", "train", "unifar"], "already holds a run"),
     (["retrieve", "eval", "--bm25", "--beir", "{tmp}/nowhere"], "BEIR folder not found"),
     (["retrieve", "eval", "--bm25", "--beir", "{beir_nocorpus}"], "missing corpus file"),

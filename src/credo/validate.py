@@ -251,6 +251,7 @@ def _validate_retrieval(cfg: Any) -> None:
     for k in ("train.w_dd", "train.w_qd", "train.w_kl", "train.grad_clip", "train.threads"):
         c.ge(k, 0)
     c.gt("train.temperature", 0)
+    c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
     c.ge("eval.batch_size", 1)
     c.ge("eval.top_k", 1)
     c.ge("eval.every", 0)

@@ -30,7 +30,7 @@ def test_a_run_whose_every_update_is_skipped_fails(tmp_path, monkeypatch, capsys
         self.opt.zero_grad(set_to_none=True)
         return False, float("nan")
 
-    monkeypatch.setattr(Learner, "_step", nan_step)
+    monkeypatch.setattr(Learner, "step", nan_step)
     cfg = load_config(None, SMALL + ["train.steps=2", f"log.output_dir={tmp_path / 'a'}"])
     with pytest.raises(TrainingError, match="every one of the 2 optimizer updates was skipped"):
         RLTrainer(cfg).run()

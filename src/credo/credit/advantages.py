@@ -109,9 +109,10 @@ def compute_advantages(trajectories: Sequence[Trajectory], cfg: AlgoConfig) -> d
     fn = ADVANTAGES.get(cfg.advantage)
     if not trajectories:
         return {}
-    rewards = torch.tensor([float(t.reward) for t in trajectories], dtype=torch.float32)
-    group_ids = torch.tensor([int(t.group_id) for t in trajectories], dtype=torch.long)
-    adv, metrics = fn(rewards, group_ids, cfg)
+    with torch.device("cpu"):  # host-side statistics on scalar rewards; the learner moves advantages to its device
+        rewards = torch.tensor([float(t.reward) for t in trajectories], dtype=torch.float32)
+        group_ids = torch.tensor([int(t.group_id) for t in trajectories], dtype=torch.long)
+        adv, metrics = fn(rewards, group_ids, cfg)
     for t, a in zip(trajectories, adv.tolist()):
         t.advantage = float(a)
     return metrics

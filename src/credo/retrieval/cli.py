@@ -55,8 +55,10 @@ def add_subparsers(subparsers) -> argparse.ArgumentParser:
     return r
 
 
-def load_model(path: str):
-    """A UniFAR checkpoint (has unifar.json) or a plain encoder ('minilm' / HF dir) wrapped untrained."""
+def load_model(path: str, device: str = "auto"):
+    """A UniFAR checkpoint (has unifar.json) or a plain encoder ('minilm' / HF dir) wrapped untrained, on
+    ``device``."""
+    from credo.models.device import resolve_device
     from credo.retrieval.config import RetrievalModelConfig
     from credo.retrieval.data import DataError
     from credo.retrieval.model import CONFIG_FILE, UniFAR
@@ -65,11 +67,13 @@ def load_model(path: str):
     if Path(path).is_dir():
         check_safetensors(path)
     if Path(path, CONFIG_FILE).is_file():
-        return UniFAR.load(path)
-    if path != "minilm" and not Path(path, "config.json").is_file():
+        model = UniFAR.load(path)
+    elif path != "minilm" and not Path(path, "config.json").is_file():
         raise DataError(f"--model {path}: not a UniFAR checkpoint (no {CONFIG_FILE}), 'minilm' or a Hugging Face "
                         "encoder directory (no config.json)")
-    return UniFAR.from_encoder(RetrievalModelConfig(path=path))
+    else:
+        model = UniFAR.from_encoder(RetrievalModelConfig(path=path))
+    return model.to(resolve_device(device))
 
 
 def _data(args):
@@ -121,16 +125,17 @@ def cmd_search(args) -> int:
     with torch.inference_mode():
         model.eval()
         if args.like:
-            v = torch.from_numpy(index.doc_vectors([args.like])).view(1, model.k + 1, model.dim)
+            dev = next(model.parameters()).device
+            v = torch.from_numpy(index.doc_vectors([args.like])).view(1, model.k + 1, model.dim).to(dev)
             if args.facet and args.facet not in model.cfg.facets:
                 raise DataError(f"--facet: unknown facet {args.facet!r}; the model has {model.cfg.facets}")
             k = model.cfg.facets.index(args.facet) if args.facet else None
-            q = model.doc_query_vectors({"g": v[:, 0], "f": v[:, 1:]}, [k]).numpy()
+            q = model.doc_query_vectors({"g": v[:, 0], "f": v[:, 1:]}, [k]).float().cpu().numpy()
             hits = index.search(q, args.top_k, exclude=[args.like])[0]
         else:
             if not args.question.strip():
                 raise DataError("give a question, or --like DOC_ID for doc-doc search")
-            q = model.question_vectors(model.encode_questions([args.question])).numpy()
+            q = model.question_vectors(model.encode_questions([args.question])).float().cpu().numpy()
             hits = index.search(q, args.top_k)[0]
     for rank, (doc, score) in enumerate(hits, 1):
         print(json.dumps({"rank": rank, "id": doc, "score": round(score, 4)}))

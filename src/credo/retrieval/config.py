@@ -59,6 +59,7 @@ class RetrievalTrainConfig:
     grad_clip: float = _f(1.0, "gradient-norm clip (0 = off)")
     seed: int = _f(0, "seed of batching and initialisation")
     threads: int = _f(0, "torch intra-op threads (0 = leave torch's default)")
+    device: str = _f("auto", "auto (CUDA when available, else CPU) | cpu | cuda | cuda:N | mps")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from credo.models.device import resolve_device
 from credo.retrieval.config import RetrievalConfig, to_dict
 from credo.retrieval.data import DataError, RetrievalSet
 from credo.retrieval.evaluate import evaluate_model
@@ -117,7 +118,7 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         d = model.encode_docs([src.qd.corpus[c].units() for c in cands])
         q = model.encode_questions([src.qd.queries[x].text for x, _, _ in batch])
         scores = model.question_vectors(q) @ model.doc_vectors(d).T
-        losses["qd"] = info_nce(scores, labels, t.temperature, mask)
+        losses["qd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
         if t.w_kl > 0 and model.cfg.anchors:
             target = _facet_target(model, src.qd, [x for x, _, _ in batch], d["f"][: len(batch)], q["e"])
             losses["kl"] = facet_kl(q["p"], target)
@@ -132,7 +133,7 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         ]
         qv = model.doc_query_vectors({k: v[:b] for k, v in d.items()}, facets)
         scores = qv @ model.doc_vectors({k: v[b:] for k, v in d.items()}).T
-        losses["dd"] = info_nce(scores, labels, t.temperature, mask)
+        losses["dd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
     return losses
 
 
@@ -162,6 +163,7 @@ def train(
     if not (pools[0] and t.w_qd > 0) and not (pools[1] and t.w_dd > 0) and t.steps > 0:
         raise DataError("nothing to train on: no q-doc or doc-doc training queries with a positive weight")
     model = UniFAR.load(ckpt / "model") if ckpt else model or UniFAR.from_encoder(cfg.model)
+    model.to(resolve_device(t.device))
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": t.lr}, {"params": head, "lr": t.head_lr}])

@@ -90,6 +90,24 @@ def save_hf_dir(path: Path, model: Any, tokenizer: Any = None) -> Path:
     return write_dir_atomically(path, write)
 
 
+def export_policy(path: Path, model: Any, tokenizer: Any, merged: bool = False, adapter: str = "default") -> Path:
+    """A trained policy as a deployable directory: the full model, or for LoRA the adapter (+ tokenizer) and, with
+    ``merged``, the merged plain-transformers model in ``path/merged``. Written atomically."""
+    from credo.models.lora import is_peft, merged_model, save_adapter
+
+    if not is_peft(model):
+        return save_hf_dir(path, model, tokenizer)
+
+    def write(tmp: Path) -> None:
+        save_adapter(model, tmp, adapter)
+        tokenizer.save_pretrained(tmp)
+        if merged:
+            merged_model(model, adapter).save_pretrained(tmp / "merged", safe_serialization=True)
+            tokenizer.save_pretrained(tmp / "merged")
+
+    return write_dir_atomically(path, write)
+
+
 def save_checkpoint(run_dir: Path, step: int, models: dict[str, Any], tokenizers: dict[str, Any],
                     state: dict[str, Any], keep_last: int = 2) -> Path:
     """Write ``models[name]`` (HF ``save_pretrained``) and ``state`` (``save_state``) for ``step``; prune old ones.

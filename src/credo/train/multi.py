@@ -14,17 +14,19 @@ from credo.agents import build_agents
 from credo.config import Config
 from credo.credit import compute_advantages
 from credo.models import encode_prompt
+from credo.models.lora import activate
 from credo.selection import apply_overlong
 from credo.sft.trainer import sft_train
-from credo.train.checkpoint import save_checkpoint, save_hf_dir
+from credo.train.checkpoint import export_policy, save_checkpoint
 from credo.train.rl import RLTrainer
 from credo.workflows import WORKFLOWS
 
 SCHEDULES = ("simultaneous", "alternating")
 
 
-def _moments(values: list[float]) -> tuple[float, float]:
-    x = torch.tensor(values, dtype=torch.float64)
+def moments(values: list[float]) -> tuple[float, float]:
+    """(mean, population variance) of a list of numbers."""
+    x = torch.tensor(values, dtype=torch.float64, device="cpu")
     return float(x.mean()), float(x.var(unbiased=False))
 
 
@@ -54,12 +56,13 @@ class MultiAgentTrainer(RLTrainer):
             if not agent.cfg.sft_prompt:
                 continue
             p = agent.policy
+            activate(p.model, p.adapter)
             examples = [(encode_prompt(p.tok, agent.cfg.sft_prompt.format(**r), p.model_cfg.chat_template),
                          p.tok(agent.cfg.sft_target.format(**r), add_special_tokens=False)["input_ids"]
                          + [p.tok.eos_token_id]) for r in rows]
             with tqdm(total=self.cfg.sft.steps, disable=not self.cfg.log.progress, desc=f"sft {agent.name}") as bar:
                 m = sft_train(p.model, p.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
-                              log=lambda *_: bar.update(1))
+                              log=lambda *_: bar.update(1), mixed_precision=self.cfg.train.mixed_precision)
             out |= {f"{agent.name}/{k}": v for k, v in m.items()}
         return out
 
@@ -76,7 +79,7 @@ class MultiAgentTrainer(RLTrainer):
         self.next_group += len(rows)
         with self.timer("generate"):
             episodes = self.workflow.rollout(rows, gids, self.cfg.sampling.n, version=self.step)
-        with self.timer("reward"):
+        with self.timer("reward"), torch.device("cpu"):  # credit is host-side bookkeeping on scalar rewards
             return episodes, self.workflow.credit(episodes)
 
     def train_step(self) -> dict[str, float]:
@@ -96,12 +99,12 @@ class MultiAgentTrainer(RLTrainer):
                 apply_overlong(ts, cfg.algo, agent.sampling.max_new_tokens)
                 adv = compute_advantages(ts, cfg.algo)
                 metrics[f"{name}/{role}/zero_adv_frac"] = adv.get("critic/zero_std_frac", 0.0)
-            mean, var = _moments([t.reward for t in ts])
+            mean, var = moments([t.reward for t in ts])
             metrics |= {f"{name}/{role}/reward_mean": mean, f"{name}/{role}/reward_var": var,
                         f"{name}/{role}/score_mean": sum(t.score for t in ts) / len(ts)}
             if name in active:
                 metrics[f"{name}/{role}/adv_mean"], metrics[f"{name}/{role}/adv_var"] = \
-                    _moments([float(t.advantage) for t in ts])
+                    moments([float(t.advantage) for t in ts])
         for pname, policy in self.policies.items():
             mine = [t for t in trajs if self.agents[t.agent].policy is policy]
             if not mine or policy.learner is None:
@@ -127,14 +130,14 @@ class MultiAgentTrainer(RLTrainer):
                  "cursor": self.cursor.state_dict(), "next_group": self.next_group,
                  "workflow": self.workflow.state_dict(),
                  "reward_noise": self.noise.state_dict() if self.noise else None}
-        return save_checkpoint(self.run_dir, self.step, {n: p.model for n, p in self.policies.items()},
+        return save_checkpoint(self.run_dir, self.step, dict(self.policies),
                                {n: p.tok for n, p in self.policies.items()}, state, keep_last=self.cfg.log.keep_last)
 
     def export(self) -> Path:
         """Each policy as a plain Hugging Face directory ``<run>/agents/<name>`` (deployable on its own)."""
         root = self.run_dir / "agents"
         for name, p in self.policies.items():
-            save_hf_dir(root / name, p.model, p.tok)
+            export_policy(root / name, p.model, p.tok, p.model_cfg.lora.merge_on_export, adapter=p.adapter or "default")
         return root
 
 

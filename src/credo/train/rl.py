@@ -11,17 +11,19 @@ from pathlib import Path
 import torch
 import yaml
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM
 
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
 from credo.engines import ENGINES
-from credo.models import encode_prompt, load_policy
+from credo.models import dtype_name, encode_prompt, load_causal_lm, load_policy
+from credo.models.device import resolve_device
+from credo.models.lora import add_adapter, is_peft
 from credo.rewards.noise import RewardNoise
 from credo.selection import apply_overlong, filter_groups
 from credo.sft.trainer import sft_train
 from credo.tasks import build_task
 from credo.train.checkpoint import (
+    export_policy,
     load_checkpoint_state,
     save_checkpoint,
     save_hf_dir,
@@ -44,8 +46,8 @@ class DataCursor:
         self._perm = self._permutation()
 
     def _permutation(self) -> list[int]:
-        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
-        return torch.randperm(self.n, generator=g).tolist()
+        g = torch.Generator(device="cpu").manual_seed(self.seed * 7919 + self.epoch)
+        return torch.randperm(self.n, generator=g, device="cpu").tolist()
 
     def take(self, k: int) -> list[int]:
         out = []
@@ -71,15 +73,15 @@ class RLTrainer:
     def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
         ckpt = self._open(cfg, resume, overwrite)
         model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
-        self.model, self.tok, _ = load_policy(model_cfg)
+        self.model, self.tok, _ = load_policy(model_cfg, self.device)
         check_prompt_lengths(lambda t: encode_prompt(self.tok, t, cfg.model.chat_template),
                              [self.task.prompt(r) for r in self.train_rows + self.eval_rows],
                              cfg.sampling.max_new_tokens, self.model.config)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
-        self.engine = ENGINES.get("hf")(self.model, self.tok)
+        self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
         self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
-                               reference=self._reference(ckpt is not None))
+                               reference=self._reference(ckpt is not None), adapter="default")
         state = self._restore(ckpt)
         if state is not None:
             self.learner.load_state_dict(state["learner"])
@@ -94,6 +96,7 @@ class RLTrainer:
         self.run_dir = Path(cfg.log.output_dir)
         self.run_lock, ckpt = open_run_dir(self.run_dir, resume, overwrite)
         self.resume_state = load_checkpoint_state(ckpt) if ckpt is not None else None  # refused before any model
+        self.device = resolve_device(cfg.train.device)
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.train.seed)
@@ -134,18 +137,30 @@ class RLTrainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}")
 
-            return sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
-                             log=log)
+            out = sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
+                            log=log, mixed_precision=self.cfg.train.mixed_precision)
+        if is_peft(self.model):
+            self.model = self.merge_warm_start()
+        return out
+
+    def merge_warm_start(self):
+        """With LoRA, the SFT adapter is merged into the base, which is saved to ``<run>/base`` and read back (so a
+        resumed run loads bit-identical base weights); RL then trains a fresh adapter on it, and "adapter disabled"
+        is the policy as RL starts (the KL reference)."""
+        base_dir = save_hf_dir(self.run_dir / "base", self.model.merge_and_unload(), self.tok)
+        return add_adapter(load_causal_lm(base_dir, self.cfg.model, self.device), self.cfg.model.lora)
 
     def _reference(self, resuming: bool):
         """The KL reference is the policy as RL starts. It is saved once and always read back from disk, so a
-        resumed run computes with bit-identical reference weights."""
-        if self.cfg.algo.kl_coef <= 0:
+        resumed run computes with bit-identical reference weights. With LoRA there is no copy: the learner disables
+        the adapter."""
+        if self.cfg.algo.kl_coef <= 0 or is_peft(self.model):
             return None
         ref_dir = self.run_dir / "reference"
         if not (resuming and ref_dir.is_dir()):
             save_hf_dir(ref_dir, self.model)
-        return AutoModelForCausalLM.from_pretrained(ref_dir, dtype=self.model.dtype)
+        return load_causal_lm(ref_dir, dataclasses.replace(self.cfg.model, dtype=dtype_name(self.model.dtype)),
+                              self.device)
 
     # ---------------------------------------------------------------- the RL step
     def rollout(self) -> tuple[list[Trajectory], dict[str, float]]:
@@ -218,8 +233,9 @@ class RLTrainer:
                                keep_last=self.cfg.log.keep_last)
 
     def export(self) -> Path:
-        """Save the trained policy as a plain Hugging Face directory ``<run>/policy``."""
-        return save_hf_dir(self.run_dir / "policy", self.model, self.tok)
+        """Save the trained policy as a plain Hugging Face directory ``<run>/policy`` (with LoRA: the adapter, and
+        with ``model.lora.merge_on_export`` also the merged model in ``<run>/policy/merged``)."""
+        return export_policy(self.run_dir / "policy", self.model, self.tok, self.cfg.model.lora.merge_on_export)
 
     def run(self) -> dict[str, float]:
         """Train to ``train.steps``; returns the last evaluation's metrics."""
