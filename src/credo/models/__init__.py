@@ -17,6 +17,7 @@ from credo.models.device import resolve_device
 from credo.models.embedded import build_embedded
 from credo.models.hub import HubError, is_hub_id, resolve_hub_id
 from credo.models.lora import adapter_base, add_adapter, is_adapter_dir, load_adapter
+from credo.train.rundir import respect_umask
 from credo.train.state import check_safetensors
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -76,6 +77,7 @@ def convert_smollm2(cache: Path) -> Path:
         del model.config.quantization_config
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=cache))
+    respect_umask(tmp)  # mkdtemp makes 0o700; the cache gets the modes a mkdir would
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
