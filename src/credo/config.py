@@ -306,19 +306,60 @@ def _flatten(d: dict, prefix: str, valid: dict[str, dataclasses.Field], where: s
     return out
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a mapping key given twice (instead of "the last one wins")."""
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # unhashable key: SafeLoader reports it below
+            continue
+        line = key_node.start_mark.line + 1
+        if first is not None:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first given on line {first})",
+                                                    key_node.start_mark)
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file read safely (no Python tags) with duplicate keys rejected; a ``ConfigError`` names the file and
+    line of any problem (missing file, bytes that are not UTF-8, YAML syntax, duplicate key)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"recipe not found: {p}")
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{p}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from e
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from e
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None, schema: type = Config) -> Any:
     """Build a config (``schema``, default :class:`Config`) from defaults, then a YAML recipe, then ``a.b=value``
-    overrides (values parsed as YAML)."""
+    overrides (values parsed as YAML), then check every range and choice (``credo.validate.validate``)."""
+    from credo.validate import validate
+
     cfg = schema()
     valid = all_keys(schema)
     if path is not None:
         p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"recipe not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        data = read_yaml(p) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: a recipe is a mapping of sections, got {type(data).__name__}")
         for k, v in _flatten(data, "", valid, str(p)).items():
@@ -330,8 +371,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         k = k.strip()
         if k not in valid:
             raise _unknown(k, list(valid), "command line")
-        _apply(cfg, k, yaml.safe_load(raw) if raw.strip() else "", "command line")
-    return cfg
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"command line: {k}: {raw!r} is not a valid YAML value") from e
+        _apply(cfg, k, value, "command line")
+    return validate(cfg)
 
 
 def to_dict(cfg: Any) -> dict:

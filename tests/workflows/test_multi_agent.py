@@ -92,14 +92,11 @@ def test_frozen_agent_never_changes(tmp_path):
 def test_bad_agent_lists_name_the_entry(tmp_path):
     for agents, msg in (("[{name: a}, {name: a}]", "duplicate"), ("[{name: a, share: z}]", "earlier agent"),
                         ("[{nme: a}]", "multi.agents\\[0\\]"), ("[{name: a, model: {hiden_size: 8}}]", "hidden_size")):
-        cfg = load_config(None, SMALL + ["multi.workflow=voting", f"multi.agents={agents}",
-                                         f"log.output_dir={tmp_path}"])
-        with pytest.raises(ConfigError, match=msg):
-            MultiAgentTrainer(cfg)
-    cfg = load_config(None, SMALL + ["multi.workflow=think_reason", "multi.agents=[{name: a}]",
-                                     f"log.output_dir={tmp_path}"])
-    with pytest.raises(ValueError, match="needs 2 agents"):
-        MultiAgentTrainer(cfg)
+        with pytest.raises(ConfigError, match=msg):  # rejected when the config is loaded
+            load_config(None, SMALL + ["multi.workflow=voting", f"multi.agents={agents}", f"log.output_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="needs 2 agents"):
+        load_config(None, SMALL + ["multi.workflow=think_reason", "multi.agents=[{name: a}]",
+                                   f"log.output_dir={tmp_path}"])
 
 
 def test_multi_agent_resume_reproduces_the_uninterrupted_run(resume_check):

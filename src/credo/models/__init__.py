@@ -17,6 +17,8 @@ from credo.models.device import resolve_device
 from credo.models.embedded import build_embedded
 from credo.models.hub import HubError, is_hub_id, resolve_hub_id
 from credo.models.lora import adapter_base, add_adapter, is_adapter_dir, load_adapter
+from credo.train.rundir import respect_umask
+from credo.train.state import check_safetensors
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -75,6 +77,7 @@ def convert_smollm2(cache: Path) -> Path:
         del model.config.quantization_config
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=cache))
+    respect_umask(tmp)  # mkdtemp makes 0o700; the cache gets the modes a mkdir would
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
@@ -110,6 +113,7 @@ def load_causal_lm(path: Path, cfg: ModelConfig, device: torch.device | str = "c
     if cfg.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
         raise ModelError("model.attn_implementation=flash_attention_2 needs the flash-attn package (pip install "
                          "flash-attn); use sdpa otherwise")
+    check_safetensors(path)  # a truncated weights file is named, not a deserialisation traceback
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
                                                      attn_implementation=cfg.attn_implementation)

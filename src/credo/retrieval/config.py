@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from credo.config import ConfigError, _f, load_config
+from credo.config import _f, load_config
 
 
 @dataclass
@@ -88,13 +88,9 @@ class RetrievalConfig:
 
 
 def load_retrieval_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RetrievalConfig:
-    """Defaults, then a YAML recipe, then ``a.b=value`` overrides (values parsed as YAML); unknown keys raise."""
-    cfg = load_config(path, overrides, schema=RetrievalConfig)
-    if cfg.model.gate not in ("adaptive", "fixed"):
-        raise ConfigError(f"model.gate must be 'adaptive' or 'fixed', got {cfg.model.gate!r}")
-    if not cfg.model.facets:
-        raise ConfigError("model.facets: at least one facet name is needed")
-    return cfg
+    """Defaults, then a YAML recipe, then ``a.b=value`` overrides (values parsed as YAML); unknown keys raise, and
+    ``credo.validate.validate`` checks every range and choice."""
+    return load_config(path, overrides, schema=RetrievalConfig)
 
 
 def to_dict(cfg: Any) -> dict:

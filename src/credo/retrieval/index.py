@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from credo.retrieval.data import Doc
+from credo.retrieval.data import DataError, Doc
 from credo.train.checkpoint import write_dir_atomically
 
 
@@ -57,9 +57,9 @@ def encode_texts(model, texts: list[str], batch_size: int = 32, progress: bool =
 class FacetIndex:
     def __init__(self, vectors: np.ndarray, ids: list[str], facets: list[str]):
         if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+            raise DataError(f"{len(ids)} ids for {len(vectors)} vectors")
         if len(set(ids)) != len(ids):
-            raise ValueError("duplicate document ids in the index")
+            raise DataError("duplicate document ids in the index")
         self.ids, self.facets = list(ids), list(facets)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.pos = {d: i for i, d in enumerate(self.ids)}
@@ -91,7 +91,7 @@ class FacetIndex:
     def doc_vectors(self, ids: list[str]) -> np.ndarray:
         missing = [d for d in ids if d not in self.pos]
         if missing:
-            raise KeyError(f"documents not in the index: {missing[:5]}")
+            raise DataError(f"documents not in the index: {missing[:5]}")
         return self.vectors[[self.pos[d] for d in ids]]
 
     def save(self, out: str | Path) -> Path:
@@ -111,13 +111,20 @@ class FacetIndex:
     def load(cls, path: str | Path) -> FacetIndex:
         path = Path(path)
         if not (path / "index.json").is_file():
-            raise FileNotFoundError(f"{path} is not a credo retrieval index (no index.json)")
-        meta = json.loads((path / "index.json").read_text())
-        if (path / "index.faiss").is_file():
-            import faiss
+            raise DataError(f"--index {path}: not a credo retrieval index (no index.json)")
+        try:
+            meta = json.loads((path / "index.json").read_text(encoding="utf-8"))
+            ids, facets = meta["ids"], meta["facets"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{path / 'index.json'}: truncated or malformed ({e!r})") from e
+        try:
+            if (path / "index.faiss").is_file():
+                import faiss
 
-            idx = faiss.read_index(str(path / "index.faiss"))
-            vectors = idx.reconstruct_n(0, idx.ntotal)
-        else:
-            vectors = np.load(path / "vectors.npy")
-        return cls(vectors, meta["ids"], meta["facets"])
+                idx = faiss.read_index(str(path / "index.faiss"))
+                vectors = idx.reconstruct_n(0, idx.ntotal)
+            else:
+                vectors = np.load(path / "vectors.npy", allow_pickle=False)
+        except (OSError, ValueError, RuntimeError) as e:
+            raise DataError(f"{path}: index vectors truncated or unreadable ({e})") from e
+        return cls(vectors, ids, facets)

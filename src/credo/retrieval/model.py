@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from credo.retrieval.config import RetrievalModelConfig
+from credo.retrieval.data import DataError
 from credo.train.checkpoint import write_dir_atomically
 
 HEAD_FILE, CONFIG_FILE = "unifar_head.safetensors", "unifar.json"
@@ -94,7 +95,10 @@ class UniFAR(nn.Module):
         path = Path(path)
         if not (path / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"{path} is not a UniFAR checkpoint (no {CONFIG_FILE})")
-        cfg = RetrievalModelConfig(**{**json.loads((path / CONFIG_FILE).read_text()), "path": str(path)})
+        try:
+            cfg = RetrievalModelConfig(**{**json.loads((path / CONFIG_FILE).read_text()), "path": str(path)})
+        except (ValueError, TypeError) as e:  # truncated JSON, or keys of another version
+            raise DataError(f"{path / CONFIG_FILE}: truncated or not a UniFAR config ({e})") from e
         model = cls.from_encoder(cfg)
         missing, unexpected = model.load_state_dict(load_file(str(path / HEAD_FILE)), strict=False)
         if unexpected or any(not m.startswith("encoder.") for m in missing):

@@ -10,6 +10,9 @@ otherwise the score is an exact string match with the gold answer.
 from __future__ import annotations
 
 import importlib
+import itertools
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -17,14 +20,28 @@ from credo.tasks.base import TASKS, BaseTask, TaskError, answer_str
 
 
 def import_path(spec: str) -> tuple[Any, Callable[..., Any]]:
-    """``"package.module:function"`` -> (module, function); TaskError naming the path on any failure."""
+    """``"package.module:function"`` -> (module, function); TaskError naming the path on any failure.
+
+    The module is looked up on ``sys.path`` with the current working directory first (a ``credo`` console script
+    does not have it on ``sys.path`` otherwise), so ``mytask:rows`` finds ``./mytask.py``. Importing runs the module's
+    code: only name modules you trust."""
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise TaskError(f"task.name {spec!r} must be an import path 'package.module:function'")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(mod_name)
     except ImportError as e:
-        raise TaskError(f"task.name {spec!r}: cannot import module {mod_name!r}: {e}") from e
+        raise TaskError(f"task.name {spec!r}: cannot import module {mod_name!r} (looked in {cwd} and on "
+                        f"sys.path): {e}") from e
+    except Exception as e:
+        raise TaskError(f"task.name {spec!r}: importing module {mod_name!r} raised {e!r}") from e
+    finally:
+        if added:
+            sys.path.remove(cwd)
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise TaskError(f"task.name {spec!r}: module {mod_name!r} has no callable {attr!r}")
@@ -43,7 +60,7 @@ class CallableTask(BaseTask):
             return []
         try:
             out = self._fn(split, size, self.cfg.seed, **(self.cfg.kwargs or {}))
-            out = list(out)[:size]
+            out = list(itertools.islice(out, size))  # a generator may be endless
         except TaskError:
             raise
         except Exception as e:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from credo.config import Config, ConfigError
+from credo.config import Config
 from credo.credit import compute_advantages
 from credo.credit.capability import joint_advantages
 from credo.train.hacpo_update import attach_old, hacpo_update
@@ -32,10 +32,8 @@ ARMS = ("hacpo", "naive", "gspo")
 class HACPOTrainer(MultiAgentTrainer):
     """MultiAgentTrainer whose step builds a pool per learner; the tracker is checkpointed with the workflow."""
 
-    def __init__(self, cfg: Config, resume: bool = False):
-        if cfg.hacpo.arm not in ARMS:
-            raise ConfigError(f"hacpo.arm must be one of {ARMS}, got {cfg.hacpo.arm!r}")
-        super().__init__(cfg, resume)
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
+        super().__init__(cfg, resume, overwrite)  # validate() checks hacpo.arm against ARMS
         self.index = {name: i for i, name in enumerate(self.agents)}
 
     def pool_for(self, name: str, every: list[Trajectory]) -> tuple[list[Trajectory], list[Trajectory]]:

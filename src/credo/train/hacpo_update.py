@@ -84,7 +84,8 @@ def hacpo_update(learner: Learner, own: list[Trajectory], cross: list[Trajectory
                 norms.append(norm)
             m += 1
     out = {"actor/loss": sum(losses) / max(len(losses), 1), "actor/grad_norm": sum(norms) / max(len(norms), 1),
-           "actor/skipped_updates": float(skipped), "actor/lr": learner.sched.get_last_lr()[0],
+           "actor/skipped_updates": float(skipped), "actor/updates": float(m),
+           "actor/lr": learner.sched.get_last_lr()[0],
            "hacpo/cross_lower_bound_last": lower, "hacpo/pool_size": float(len(rows)),
            "hacpo/cross_rows": float(len([t for t in rows if t.info.get("cross")]))}
     if not ratios:

@@ -171,6 +171,7 @@ class Learner:
         out["actor/loss"] = sums["actor/loss"] / max(steps, 1)
         out["actor/grad_norm"] = sums["actor/grad_norm"] / max(steps - skipped, 1)
         out["actor/skipped_updates"] = float(skipped)
+        out["actor/updates"] = float(steps)
         out["actor/lr"] = self.sched.get_last_lr()[0]
         return out
 

@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from credo.agents import build_agents
-from credo.config import Config, ConfigError
+from credo.config import Config
 from credo.credit import compute_advantages
 from credo.models import encode_prompt
 from credo.models.lora import activate
@@ -33,10 +33,8 @@ def moments(values: list[float]) -> tuple[float, float]:
 class MultiAgentTrainer(RLTrainer):
     """Trains the agents of ``multi.agents`` in the topology ``multi.workflow`` (``run``/``report`` as RLTrainer)."""
 
-    def __init__(self, cfg: Config, resume: bool = False):
-        if cfg.multi.schedule not in SCHEDULES:
-            raise ConfigError(f"multi.schedule must be one of {SCHEDULES}, got {cfg.multi.schedule!r}")
-        ckpt = self._open(cfg, resume)
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
+        ckpt = self._open(cfg, resume, overwrite)
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt)
         if ckpt is None and cfg.sft.steps > 0:
@@ -143,9 +141,10 @@ class MultiAgentTrainer(RLTrainer):
         return root
 
 
-def build_trainer(cfg: Config, resume: bool = False) -> RLTrainer:
+def build_trainer(cfg: Config, resume: bool = False, overwrite: bool = False) -> RLTrainer:
     """The trainer a config asks for: multi-agent when ``multi.workflow`` is set, single-policy otherwise."""
     if cfg.multi.workflow == "hacpo":
         from credo.train.hacpo import HACPOTrainer
-        return HACPOTrainer(cfg, resume)
-    return MultiAgentTrainer(cfg, resume) if cfg.multi.workflow else RLTrainer(cfg, resume)
+        return HACPOTrainer(cfg, resume, overwrite)
+    cls = MultiAgentTrainer if cfg.multi.workflow else RLTrainer
+    return cls(cfg, resume, overwrite)

@@ -24,7 +24,6 @@ from credo.sft.trainer import sft_train
 from credo.tasks import build_task
 from credo.train.checkpoint import (
     export_policy,
-    latest_checkpoint,
     load_checkpoint_state,
     save_checkpoint,
     save_hf_dir,
@@ -33,8 +32,10 @@ from credo.train.checkpoint import (
 )
 from credo.train.evaluate import evaluate
 from credo.train.learner import Learner
-from credo.train.metrics import MetricsLogger, PhaseTimer
+from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter
+from credo.train.rundir import open_run_dir
 from credo.trajectory import Trajectory
+from credo.validate import check_prompt_lengths, validate
 
 
 class DataCursor:
@@ -69,10 +70,13 @@ class DataCursor:
 class RLTrainer:
     """Single-policy RLVR trainer configured by a :class:`~credo.config.Config` (GRPO, Dr.GRPO, DAPO, GSPO, RLOO)."""
 
-    def __init__(self, cfg: Config, resume: bool = False):
-        ckpt = self._open(cfg, resume)
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
+        ckpt = self._open(cfg, resume, overwrite)
         model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
         self.model, self.tok, _ = load_policy(model_cfg, self.device)
+        check_prompt_lengths(lambda t: encode_prompt(self.tok, t, cfg.model.chat_template),
+                             [self.task.prompt(r) for r in self.train_rows + self.eval_rows],
+                             cfg.sampling.max_new_tokens, self.model.config)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
@@ -84,11 +88,14 @@ class RLTrainer:
         self._start_logging(ckpt)
 
     # ---------------------------------------------------------------- set-up shared with the multi-agent trainers
-    def _open(self, cfg: Config, resume: bool) -> Path | None:
-        """Run folder, threads, seeds, task splits and the data/step/noise state; -> the checkpoint to resume."""
+    def _open(self, cfg: Config, resume: bool, overwrite: bool = False) -> Path | None:
+        """Validate the config, claim the run folder (see ``credo.train.rundir``), threads, seeds, task splits and
+        the data/step/noise state; -> the checkpoint to resume."""
+        validate(cfg)
         self.cfg = cfg
         self.run_dir = Path(cfg.log.output_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_lock, ckpt = open_run_dir(self.run_dir, resume, overwrite)
+        self.resume_state = load_checkpoint_state(ckpt) if ckpt is not None else None  # refused before any model
         self.device = resolve_device(cfg.train.device)
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
@@ -100,13 +107,13 @@ class RLTrainer:
         r = cfg.reward
         self.noise = RewardNoise(r.noise_p, r.noise_kind, r.noise_df, r.noise_scale, r.noise_seed) \
             if r.noise_p > 0 else None
-        return latest_checkpoint(self.run_dir) if resume else None
+        return ckpt
 
     def _restore(self, ckpt: Path | None) -> dict | None:
         """Load a checkpoint's cursor, step, reward-noise and RNG state; -> the whole state (None without one)."""
         if ckpt is None:
             return None
-        state = load_checkpoint_state(ckpt)
+        state = self.resume_state
         self.cursor.load_state_dict(state["cursor"])
         self.step, self.next_group = state["step"], state["next_group"]
         if self.noise is not None:
@@ -237,9 +244,11 @@ class RLTrainer:
             last_eval = self.evaluate()
             self.logger.log(0, last_eval | getattr(self, "sft_metrics", {}))
         bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not cfg.log.progress, desc="rl")
+        updates = UpdateCounter()
         while self.step < cfg.train.steps:
             t0 = time.perf_counter()
             metrics = self.train_step()
+            updates.add(metrics)
             metrics["timing/step"] = time.perf_counter() - t0
             metrics["perf/generated_tokens_per_s"] = metrics["perf/generated_tokens"] / metrics["timing/step"]
             self.logger.log(self.step, metrics)
@@ -252,4 +261,5 @@ class RLTrainer:
                 self.save()
         bar.close()
         self.logger.close()
+        updates.check(self.run_dir)
         return last_eval
