@@ -20,7 +20,7 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/credo demo
+	$(BIN)/credo demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
