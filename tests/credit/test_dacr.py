@@ -23,3 +23,9 @@ def test_counterfactual_rewrite_and_shared():
     assert c.tolist() == w.tolist() == [1.0, 1.0] and a.tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="answer_critique_rewrite"):
         dacr_rewards(ans, rw, mode="x")
+
+
+def test_shared_pays_every_turn_the_final_rewritten_reward():
+    ans, rw = torch.tensor([0.0, 1.0, 1.0]), torch.tensor([1.0, 1.0, 0.0])
+    a, c, w, _ = dacr_rewards(ans, rw, mode="shared")
+    assert a.tolist() == c.tolist() == w.tolist() == [1.0, 1.0, 0.0]
