@@ -57,8 +57,10 @@ def test_tracker_window_floor_clip_and_warmup():
     t.update({"a": [1.0, 0.0], "b": [0.0, 0.0]})
     assert t.omega("a", "b") == 1.0  # warm-up: one step recorded out of 2
     t.update({"a": [1.0, 1.0], "b": [0.0, 0.0]})
+    assert t.omega("a", "b") == 1.0  # still warm-up: steps <= warmup, as in the reference tracker
+    t.update({"a": [1.0, 1.0], "b": [0.0, 0.0]})
     assert t.capability("b") == 1e-8 and t.omega("a", "b") == 10.0 and t.omega("b", "a") == 0.1
-    for v in (0.2, 0.4, 0.6, 0.8, 1.0):  # pushes the first two steps out of the window of 5
+    for v in (0.2, 0.4, 0.6, 0.8, 1.0):  # pushes the first three steps out of the window of 5
         t.update({"a": [v], "b": [0.5]})
     assert t.capability("a") == pytest.approx(0.6) and t.omega("a", "b") == pytest.approx(1.2)
     assert t.matrix().flatten().tolist() == pytest.approx([1.0, 1.2, 1 / 1.2, 1.0])
