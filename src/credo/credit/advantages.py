@@ -1,7 +1,8 @@
 """Outcome-level advantage estimators over groups of responses to the same prompt (GRPO, Dr.GRPO, RLOO).
 
 Every estimator maps ``rewards`` [N] and ``group_ids`` [N] (arbitrary, unsorted integer ids) to ``advantages`` [N] and
-a metrics dict (``critic/baseline_fallback_frac``: share of groups whose robust centre fell back to the mean). Statistics are computed in float64 and returned in the rewards' dtype. A group of size 1 carries no
+a metrics dict (``critic/baseline_fallback_frac``: share of groups whose robust centre fell back to the mean).
+Statistics are computed in float64 and returned in the rewards' dtype. A group of size 1 carries no
 relative signal and always gets advantage 0.
 """
 

@@ -1,7 +1,8 @@
 """HACPO credit: a per-agent capability tracker and the capability-aware joint-group advantage.
 
 Capability ``P_k`` is agent k's batch statistic (mean reward, or share of positive rewards) averaged over the last K
-steps and floored; ``omega(k, j) = P_k / P_j`` clipped to ``[omega_min, omega_max]`` (1 during the first ``warmup`` steps).
+steps and floored; ``omega(k, j) = P_k / P_j`` clipped to ``[omega_min, omega_max]`` (1 during the first ``warmup``
+steps).
 
 For learner k and one prompt, the joint group holds the n·G rewards of all agents. The baseline rescales every other
 agent's rewards to k's level, ``mu_k = mean_i omega(k, src_i) R_i`` (omega(k, k) = 1), the scale is the joint std,

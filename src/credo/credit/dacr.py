@@ -2,8 +2,8 @@
 
 The paper's formulas are not public; this is the reconstruction documented in the method notes: the answer turn is
 paid R(y), the rewrite turn R(y'), and the critique its marginal contribution to the partner, the cross-improvement
-R(y') - R(y) — or, with a critique-free rewrite y'' as counterfactual, R(y') - R(y''). ``shared`` pays every turn (answer,
-critique and rewrite) the final R(y') (the baseline in which the critic's own effect is not isolated).
+R(y') - R(y) — or, with a critique-free rewrite y'' as counterfactual, R(y') - R(y''). ``shared`` pays every turn
+(answer, critique and rewrite) the final R(y') (the baseline in which the critic's own effect is not isolated).
 """
 
 from __future__ import annotations

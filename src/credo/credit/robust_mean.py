@@ -2,7 +2,8 @@
 
 ARE = median over K contiguous blocks of per-block M-estimates under Barron's adaptive loss ρ(e, α).
 K = min(10, max(2, N // 5)); the last block takes the remainder; fewer than 3 values, or a numerical failure, fall
-back to the plain mean (counted in ``credo.credit.advantages.FALLBACKS``). Per block, as in the reference code (``mean_VD.py``):
+back to the plain mean (counted in ``credo.credit.advantages.FALLBACKS``). Per block, as in the reference code
+(``mean_VD.py``):
 
 1. residuals u_i = (x_i - x̄)^2 around the block mean; the shape α* = argmin over [-10, 2] of the truncated-density
    negative log-likelihood N·log Z(α) + Σ ρ(u_i, α), Z(α) = ∫_{-τ}^{τ} exp(-ρ(e, α)) de, τ = 3·std(x) (unbiased);

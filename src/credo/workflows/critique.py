@@ -86,7 +86,8 @@ class AnswerCritiqueRewrite(Workflow):
             rewrite.rewards["score"] = crit.rewards["score"] = e.score
             crit.rewards["leak_penalty"] = -penalty
             if "noise" in e.info:
-                answer.rewards["noise"], rewrite.rewards["noise"] = e.info["noise"]["answer"], e.info["noise"]["rewrite"]
+                answer.rewards["noise"] = e.info["noise"]["answer"]
+                rewrite.rewards["noise"] = e.info["noise"]["rewrite"]
         metrics["dacr/leak_rate"] = sum(e.info["leak"] for e in episodes) / max(len(episodes), 1)
         return metrics
 
