@@ -20,6 +20,7 @@ REWRITE = "{prompt} {draft} Critique: {critique} Revised:"
 @WORKFLOWS.register("answer_critique_rewrite")
 class AnswerCritiqueRewrite(Workflow):
     credit_modes = DACR_MODES
+    noisy_scores = True
 
     def _direction(self, solver, critic, rows, n, version, greedy=False, batch_size=0):
         """-> (answers, critiques, rewrites, critique-free rewrites or None), each prompt-major, len(rows)*n."""
@@ -55,8 +56,6 @@ class AnswerCritiqueRewrite(Workflow):
                 episodes.append(Episode(g, row, list(turns), self.verify(row, turns[2].response_text)[0], info))
         return episodes
 
-    noisy_scores = True
-
     def _keys(self) -> list[str]:
         return ["answer", "rewrite"] + (["rewrite_solo"] if self.multi.critique_counterfactual else [])
 
@@ -69,15 +68,15 @@ class AnswerCritiqueRewrite(Workflow):
         return noise.summary(xi)
 
     def credit(self, episodes):
-        clean_scores = {"answer": [e.info["answer"] for e in episodes], "rewrite": [e.score for e in episodes],
-                        "rewrite_solo": [e.info.get("rewrite_solo", 0.0) for e in episodes]}
-        clean = {k: torch.tensor(v, dtype=torch.float64) for k, v in clean_scores.items()}
-        seen = {k: clean[k] + torch.tensor([e.info.get("noise", {}).get(k, 0.0) for e in episodes],
-                                           dtype=torch.float64) for k in clean}
+        truth = {k: torch.tensor(v, dtype=torch.float64) for k, v in (
+            ("answer", [e.info["answer"] for e in episodes]), ("rewrite", [e.score for e in episodes]),
+            ("rewrite_solo", [e.info.get("rewrite_solo", 0.0) for e in episodes]))}
+        seen = {k: truth[k] + torch.tensor([e.info.get("noise", {}).get(k, 0.0) for e in episodes],
+                                           dtype=torch.float64) for k in truth}
         solo = self.multi.critique_counterfactual
         r_ans, r_crit, r_rw, _ = dacr_rewards(seen["answer"], seen["rewrite"], seen["rewrite_solo"] if solo else None,
                                               self.mode)
-        metrics = dacr_metrics(clean["answer"], clean["rewrite"], clean["rewrite_solo"] if solo else None)
+        metrics = dacr_metrics(truth["answer"], truth["rewrite"], truth["rewrite_solo"] if solo else None)
         for e, a, c, w in zip(episodes, r_ans.tolist(), r_crit.tolist(), r_rw.tolist()):
             answer, crit, rewrite = e.turns
             penalty = self.multi.answer_penalty if e.info["leak"] else 0.0
