@@ -200,7 +200,7 @@ class UniFAR(nn.Module):
     def qd_scores(self, q: dict[str, torch.Tensor], docs: torch.Tensor) -> torch.Tensor:
         """Questions (``encode_questions``) × documents (``doc_vectors``, N×(K+1)D) → (B, N) gated q-doc scores."""
         e = F.normalize(q["e"], dim=-1)
-        g, f = self._blocks(docs.to(e.dtype))
+        g, f = self._blocks(docs.to(device=e.device, dtype=e.dtype))
         beta = self.gate_value(e, g, 0)
         return beta * (e @ g.T) + (1 - beta) * torch.einsum("bd,nkd,bk->bn", e, f, q["p"])
 
@@ -216,7 +216,7 @@ class UniFAR(nn.Module):
         """Query documents (B×(K+1)D) × documents (N×(K+1)D) → (B, N): facet k → cos(f_k, f'_k); None → the gated
         mix β cos(g, g') + (1-β)/K Σ_k cos(f_k, f'_k)."""
         qg, qf = self._blocks(qdocs)
-        g, f = self._blocks(docs.to(qdocs.dtype))
+        g, f = self._blocks(docs.to(device=qdocs.device, dtype=qdocs.dtype))
         beta = self.gate_value(qg, g, 1)
         mixed = beta * (qg @ g.T) + (1 - beta) * torch.einsum("bkd,nkd->bn", qf, f) / self.k
         facet = torch.einsum("bkd,nkd->bkn", qf, f)  # (B, K, N)
