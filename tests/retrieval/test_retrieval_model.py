@@ -170,3 +170,14 @@ def test_real_minilm_loader():
         assert e[0] @ e[1] > e[0] @ e[2] + 0.2
         g = m.encode_docs([["A cat sat."]])["g"]  # one-unit doc packs exactly like the plain tokenizer
         assert torch.allclose(F.normalize(g, dim=-1)[0], e[0], atol=1e-5)
+
+
+def test_a_head_from_the_query_only_gate_is_a_clear_error(model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    out = model.save(tmp_path / "old")
+    head = load_file(str(out / "unifar_head.safetensors"))
+    head["gate.weight"] = head["gate.weight"][:, : model.dim].contiguous()  # the earlier (1, D) gate
+    save_file(head, str(out / "unifar_head.safetensors"))
+    with pytest.raises(ValueError, match="gate read the query only"):
+        UniFAR.load(out)

@@ -98,7 +98,11 @@ class UniFAR(nn.Module):
             raise FileNotFoundError(f"{path} is not a UniFAR checkpoint (no {CONFIG_FILE})")
         cfg = RetrievalModelConfig(**{**json.loads((path / CONFIG_FILE).read_text()), "path": str(path)})
         model = cls.from_encoder(cfg)
-        missing, unexpected = model.load_state_dict(load_file(str(path / HEAD_FILE)), strict=False)
+        head = load_file(str(path / HEAD_FILE))
+        if "gate.weight" in head and head["gate.weight"].shape != model.gate.weight.shape:
+            raise ValueError(f"{path}/{HEAD_FILE}: gate of shape {tuple(head['gate.weight'].shape)} is from an earlier "
+                             f"UniFAR whose gate read the query only; retrain (the gate now reads [query; document])")
+        missing, unexpected = model.load_state_dict(head, strict=False)
         if unexpected or any(not m.startswith("encoder.") for m in missing):
             raise ValueError(f"{path}/{HEAD_FILE}: head mismatch (missing {missing}, unexpected {unexpected})")
         return model
