@@ -246,7 +246,7 @@ class HACPOConfig:
     floor: float = _f(1e-8, "capability floor (omega never divides by 0)")
     omega_min: float = _f(0.1, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
     omega_max: float = _f(10.0, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
-    warmup: int = _f(0, "steps whose omega is 1 (the tracker still records them)")
+    warmup: int = _f(0, "omega is 1 while at most this many steps were recorded (the tracker still records them)")
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> dict[str, dataclasses.Field]:

@@ -82,8 +82,9 @@ def test_unifar_encode_and_search_on_cuda_bf16(tmp_path):
     model, evals = train(cfg)
     assert next(model.parameters()).device.type == "cuda"
     docs = list(load_sources(cfg).qd.corpus.values())
-    with torch.autocast("cuda", dtype=torch.bfloat16):
+    with torch.autocast("cuda", dtype=torch.bfloat16), torch.no_grad():
         index = FacetIndex(encode_corpus(model, docs, 16), [d.id for d in docs], model.cfg.facets)
-        q = model.question_vectors(model.encode_questions(["which method was used?"])).float().cpu().numpy()
-    hits = index.search(q, 5)[0]
+        vectors = torch.from_numpy(index.vectors).to("cuda")
+        scores = model.qd_scores(model.encode_questions(["which method was used?"]), vectors)
+    hits = index.rank(scores.float().cpu().numpy(), 5)[0]
     assert len(hits) == 5 and evals

@@ -124,19 +124,23 @@ def cmd_search(args) -> int:
         raise DataError(f"index facets {index.facets} differ from the model's {model.cfg.facets}")
     with torch.inference_mode():
         model.eval()
+        dev = next(model.parameters()).device
+        docs = torch.from_numpy(index.vectors).to(dev)
         if args.like:
-            dev = next(model.parameters()).device
             v = torch.from_numpy(index.doc_vectors([args.like])).view(1, model.k + 1, model.dim).to(dev)
             if args.facet and args.facet not in model.cfg.facets:
                 raise DataError(f"--facet: unknown facet {args.facet!r}; the model has {model.cfg.facets}")
-            k = model.cfg.facets.index(args.facet) if args.facet else None
-            q = model.doc_query_vectors({"g": v[:, 0], "f": v[:, 1:]}, [k]).float().cpu().numpy()
-            hits = index.search(q, args.top_k, exclude=[args.like])[0]
+            if args.facet:
+                q = model.facet_query_vectors(v.flatten(1), model.cfg.facets.index(args.facet)).float().cpu().numpy()
+                hits = index.search(q, args.top_k, exclude=[args.like])[0]
+            else:
+                scores = model.dd_scores(v.flatten(1), [None], docs).float().cpu().numpy()
+                hits = index.rank(scores, args.top_k, exclude=[args.like])[0]
         else:
             if not args.question.strip():
                 raise DataError("give a question, or --like DOC_ID for doc-doc search")
-            q = model.question_vectors(model.encode_questions([args.question])).float().cpu().numpy()
-            hits = index.search(q, args.top_k)[0]
+            scores = model.qd_scores(model.encode_questions([args.question]), docs)
+            hits = index.rank(scores.float().cpu().numpy(), args.top_k)[0]
     for rank, (doc, score) in enumerate(hits, 1):
         print(json.dumps({"rank": rank, "id": doc, "score": round(score, 4)}))
     return 0

@@ -19,7 +19,8 @@ class RetrievalModelConfig:
     max_length: int = _f(256, "token cap per document (sentences are packed into one sequence) and per question")
     facets: list = _f(["background", "method", "result"], "facet names (K = len); anchors start at their embedding")
     anchors: bool = _f(True, "learnable facet anchors; false = ablation 'no anchors' (every facet vector = mean pool)")
-    gate: str = _f("adaptive", "global/facet combination: adaptive (sigmoid gate per query type) | fixed")
+    gate: str = _f("adaptive", "global/facet combination: adaptive (sigmoid gate over [query; document global vector] "
+                   "plus a per-query-type bias) | fixed")
     fixed_gate: float = _f(0.5, "weight of the global view when gate=fixed")
     tau: float = _f(0.1, "temperature of anchor→sentence attention and of the question→facet distribution")
 

@@ -117,7 +117,7 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         cands, labels, mask = _candidates(src.qd, batch, rng, t.hard_negatives)
         d = model.encode_docs([src.qd.corpus[c].units() for c in cands])
         q = model.encode_questions([src.qd.queries[x].text for x, _, _ in batch])
-        scores = model.question_vectors(q) @ model.doc_vectors(d).T
+        scores = model.qd_scores(q, model.doc_vectors(d))
         losses["qd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
         if t.w_kl > 0 and model.cfg.anchors:
             target = _facet_target(model, src.qd, [x for x, _, _ in batch], d["f"][: len(batch)], q["e"])
@@ -131,8 +131,8 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         facets = [
             model.cfg.facets.index(q.meta["facet"]) if q.meta.get("facet") in model.cfg.facets else None for q in qs
         ]
-        qv = model.doc_query_vectors({k: v[:b] for k, v in d.items()}, facets)
-        scores = qv @ model.doc_vectors({k: v[b:] for k, v in d.items()}).T
+        vecs = model.doc_vectors(d)
+        scores = model.dd_scores(vecs[:b], facets, vecs[b:])
         losses["dd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
     return losses
 

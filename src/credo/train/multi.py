@@ -5,6 +5,7 @@ group-normalised per (agent, role) and its policy is updated. Every agent keeps 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -80,7 +81,10 @@ class MultiAgentTrainer(RLTrainer):
         with self.timer("generate"):
             episodes = self.workflow.rollout(rows, gids, self.cfg.sampling.n, version=self.step)
         with self.timer("reward"), torch.device("cpu"):  # credit is host-side bookkeeping on scalar rewards
-            return episodes, self.workflow.credit(episodes)
+            metrics = {}
+            if self.noise is not None and self.workflow.noisy_scores:
+                metrics = self.workflow.contaminate(episodes, self.noise)
+            return episodes, metrics | self.workflow.credit(episodes)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
@@ -88,7 +92,7 @@ class MultiAgentTrainer(RLTrainer):
         active = self.scheduled()
         every = [t for e in episodes for t in e.turns]
         trajs = [t for t in every if t.agent in active]
-        if self.noise is not None:
+        if self.noise is not None and not self.workflow.noisy_scores:
             metrics |= self.noise(trajs)
         by_key: dict[tuple[str, str], list] = defaultdict(list)
         for t in every:
@@ -97,7 +101,8 @@ class MultiAgentTrainer(RLTrainer):
             agent = self.agents[name]
             if name in active:
                 apply_overlong(ts, cfg.algo, agent.sampling.max_new_tokens)
-                adv = compute_advantages(ts, cfg.algo)
+                algo = replace(cfg.algo, advantage=self.workflow.advantage) if self.workflow.advantage else cfg.algo
+                adv = compute_advantages(ts, algo)
                 metrics[f"{name}/{role}/zero_adv_frac"] = adv.get("critic/zero_std_frac", 0.0)
             mean, var = moments([t.reward for t in ts])
             metrics |= {f"{name}/{role}/reward_mean": mean, f"{name}/{role}/reward_var": var,
