@@ -75,9 +75,9 @@ def cmd_demo(args: argparse.Namespace) -> dict:
 
 def cmd_sft(args: argparse.Namespace) -> dict:
     from credo.config import load_config
-    from credo.models import encode_prompt, load_policy
+    from credo.models import load_policy
     from credo.sft.trainer import sft_train
-    from credo.tasks import build_task
+    from credo.tasks import build_task, encode_task_prompt
     from credo.train.checkpoint import save_hf_dir, seed_everything
     from credo.train.metrics import MetricsLogger
 
@@ -86,7 +86,7 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     model, tok, _ = load_policy(cfg.model)
     task = build_task(cfg.task)
     rows = task.rows("train")[: cfg.sft.size]
-    examples = [(encode_prompt(tok, task.prompt(r), cfg.model.chat_template),
+    examples = [(encode_task_prompt(tok, task, r, cfg.model.chat_template),
                  tok(task.target(r), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]) for r in rows]
     out = Path(cfg.log.output_dir)
     with MetricsLogger(out, tensorboard=cfg.log.tensorboard) as logger:
