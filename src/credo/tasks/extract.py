@@ -44,17 +44,16 @@ def marker_answer(response: str, prompt: str = "", marker: str = "") -> str:
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``) with balanced braces; None if there is none."""
-    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
-    if start < 0:
-        return None
-    i = text.index("{", start) + 1
-    depth = 1
-    for j in range(i, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[j], 0)
-        if depth == 0:
-            return text[i:j].strip()
-    return None  # unbalanced: the response was cut inside the box
+    """Content of the last closed ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces allowed; None if there is
+    none (a box cut off by the length limit does not count)."""
+    starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)\{", text)]
+    for i in reversed(starts):
+        depth = 1
+        for j in range(i, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                return text[i:j].strip()
+    return None
 
 
 @EXTRACTORS.register("boxed")
