@@ -22,6 +22,6 @@ def bad(prompts, completions, kind="nan", at=5, **fields):
         return out[:-1]
     if kind == "not_a_list":
         return 0.5
-    if kind != "raise":
+    if kind != "raise" and at < len(out):
         out[at] = {"nan": math.nan, "inf": -math.inf, "none": None, "string": "0.5"}[kind]
     return out

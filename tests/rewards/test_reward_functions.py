@@ -180,3 +180,15 @@ def test_bad_reward_config_is_one_clear_error(functions, message):
 
 def test_registry_has_the_builtins():
     assert {"verifier", "format", "length", "correct_and_concise"} <= set(REWARD_FUNCTIONS.names())
+
+
+def test_cli_reports_reward_errors_in_one_line(tmp_path, capsys):
+    from credo.cli import main
+
+    base = ["train", "grpo", *TINY, "sft.steps=0", "train.steps=1", f"log.output_dir={tmp_path}"]
+    assert main([*base, "reward.functions=[{name: formt}]"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("credo: error: reward.functions[0]: unknown reward function 'formt'") and "\n" not in err
+    assert main([*base, BAD % "nan"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "reward function 'bad' on prompt 1 (completion 5" in err and "Traceback" not in err
