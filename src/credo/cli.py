@@ -101,6 +101,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from credo.config import load_config
     from credo.engines import ENGINES
     from credo.models import load_policy
+    from credo.rewards import build_reward_set
     from credo.tasks import build_task
     from credo.train.evaluate import evaluate
 
@@ -109,10 +110,11 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         return _eval_agents(cfg, args.model)
     if args.model:
         cfg.model.path = args.model
-    model, tok, path = load_policy(cfg.model)
     task = build_task(cfg.task)
+    rewards = build_reward_set(cfg.reward, task)
+    model, tok, path = load_policy(cfg.model)
     result = evaluate(ENGINES.get("hf")(model, tok), tok, task, task.rows("eval"), cfg.sampling, cfg.eval,
-                      cfg.model.chat_template, seed=cfg.train.seed + 1)
+                      cfg.model.chat_template, seed=cfg.train.seed + 1, rewards=rewards)
     print(json.dumps({"model": str(path), **result}, indent=1))
     return result
 

@@ -192,3 +192,19 @@ def test_cli_reports_reward_errors_in_one_line(tmp_path, capsys):
     assert main([*base, BAD % "nan"]) == 2
     err = capsys.readouterr().err.strip()
     assert "reward function 'bad' on prompt 1 (completion 5" in err and "Traceback" not in err
+
+
+def test_cli_eval_reports_the_reward_on_a_dataset_without_gold(tmp_path, capsys):
+    import json
+
+    from credo.cli import main
+
+    data = tmp_path / "p.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"p{i}:"}) + "\n" for i in range(6)))
+    args = ["eval", "grpo", *TINY, "task.kind=dataset", f"task.path={data}", "task.eval_size=2",
+            "reward.functions=[{name: 'reward_helpers:gold_is_a', kwargs: {bonus: 0.5}}]"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["eval/reward_mean"] == 0.5 and "eval/accuracy" not in out  # gold_is_a: answer None != "a", + 0.5
+    assert main(args[:-1]) == 2  # no reward functions and no gold answers: nothing can score the responses
+    assert "has no gold answers" in capsys.readouterr().err
