@@ -171,19 +171,23 @@ class BaseTask:
         response = response if isinstance(response, str) else ""
         extracted = self.extract(row, response)
         details: dict[str, Any] = {"extracted": extracted, "gold": row.get("answer")}
-        who = f"task {self.name!r} verify"
-        where = f"{who} on row {describe_row(row)}"
         try:
             out = self._score(row, extracted)
         except RewardError:
             raise
         except Exception as e:  # noqa: BLE001
             if self.user_scorer:
-                raise RewardError(f"{where} raised {e!r}") from e
+                raise RewardError(f"{self._where(row)} raised {e!r}") from e
             return Verdict(0.0, details | {"error": repr(e)})  # a built-in scorer choking on garbage output
         if isinstance(out, tuple):
             if len(out) != 2 or not isinstance(out[1], dict):
-                raise RewardError(f"{where} returned the tuple {out!r}, expected a score or (score, details dict)")
+                raise RewardError(f"{self._where(row)} returned the tuple {out!r}, expected a score or "
+                                  "(score, details dict)")
             out, extra = out
             details.update(extra)
-        return Verdict(check_score(out, where, 0.0, 1.0), details)
+        if isinstance(out, numbers.Real) and 0.0 <= out <= 1.0:  # the common case (NaN fails the comparison)
+            return Verdict(float(out), details)
+        return Verdict(check_score(out, self._where(row), 0.0, 1.0), details)
+
+    def _where(self, row: dict[str, Any]) -> str:
+        return f"task {self.name!r} verify on row {describe_row(row)}"

@@ -29,15 +29,15 @@ def evaluate(engine, tokenizer, task: Task, rows: list[dict], sampling: Sampling
             chunk = rows[i:i + cfg.batch_size]
             prompts = [encode_task_prompt(tokenizer, task, r, chat_template) for r in chunk]
             greedy = engine.generate(prompts, 1, sampling, greedy=True)
-            for r, t in zip(chunk, greedy):
-                if verifies:
-                    s = task.verify(r, t.response_text).score
-                    correct, score = correct + (s >= 1.0), score + s
-                lengths += t.num_tokens
-            if rewards is not None:
+            if rewards is not None:  # also writes the verifier score to t.rewards["score"]
                 rewards.score(greedy, chunk, accumulate=False)
                 kept = [t.reward for t in greedy if "reward_skipped" not in t.info]
                 reward, rewarded = reward + sum(kept), rewarded + len(kept)
+            for r, t in zip(chunk, greedy):
+                if verifies:
+                    s = t.rewards["score"] if "score" in t.rewards else task.verify(r, t.response_text).score
+                    correct, score = correct + (s >= 1.0), score + s
+                lengths += t.num_tokens
             if k > 0:
                 trajs = engine.generate(prompts, k, sampling)
                 for j, r in enumerate(chunk):
