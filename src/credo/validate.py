@@ -79,20 +79,21 @@ def validate(cfg: Any) -> Any:
     raise TypeError(f"validate: expected a Config or RetrievalConfig, got {type(cfg).__name__}")
 
 
-def check_prompt_lengths(encode: Callable[[str], list[int]], texts: Iterable[str], max_new_tokens: int,
-                         model_config: Any, longest: int = 64) -> None:
+def check_prompt_lengths(encode: Callable[[Any], list[int]], items: Iterable[Any], max_new_tokens: int,
+                         model_config: Any, longest: int = 64, text: Callable[[Any], str] = str) -> None:
     """Once a tokenizer is loaded: a ``ConfigError`` when a prompt plus ``max_new_tokens`` exceeds the model's
-    context (``max_position_embeddings``). The ``longest`` prompts by character count are encoded (not all: large
-    datasets), which finds the longest by tokens in practice."""
+    context (``max_position_embeddings``). ``items`` are prompts (or task rows, with ``text(item)`` their prompt
+    text); the ``longest`` by character count are encoded (not all: large datasets), which finds the longest by
+    tokens in practice."""
     context = getattr(model_config, "max_position_embeddings", None)
     if not context:
         return
-    for text in sorted(set(texts), key=len, reverse=True)[:longest]:
-        n = len(encode(text))
+    for item in sorted(items, key=lambda x: len(text(x)), reverse=True)[:longest]:
+        n = len(encode(item))
         if n + max_new_tokens > context:
             raise ConfigError(f"sampling.max_new_tokens: {max_new_tokens}; a task prompt has {n} tokens and "
                               f"{n} + {max_new_tokens} exceeds the model's context of {context} tokens (prompt "
-                              f"{text[:40]!r}...): shorten the prompts or lower sampling.max_new_tokens")
+                              f"{text(item)[:40]!r}...): shorten the prompts or lower sampling.max_new_tokens")
 
 
 def validate_model(m: ModelConfig, prefix: str = "model.") -> None:

@@ -3,8 +3,9 @@
 The function is called ``fn(split, size, seed, **cfg.kwargs)`` with ``split`` "train" (size ``cfg.size``) or "eval"
 (size ``cfg.eval_size``) and returns rows: dicts with ``question`` (string) and ``answer`` (string or number; other
 fields are kept). Rows beyond ``size`` are dropped, and train rows whose question text is held out are removed.
-If the module also defines ``verify(row, answer_text) -> float | (float, dict)``, it scores the extracted answer;
-otherwise the score is an exact string match with the gold answer.
+If the module also defines ``verify(row, answer_text) -> float | (float, dict)``, it scores the extracted answer (a
+score outside [0, 1], NaN, inf, None, a string or an exception is a RewardError naming the task and row, never a
+silent 0); otherwise the score is an exact string match with the gold answer.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class CallableTask(BaseTask):
         module, self._fn = import_path(cfg.name)
         hook = getattr(module, "verify", None)
         self._verify = hook if callable(hook) else None
+        self.user_scorer = self._verify is not None
 
     def _call(self, split: str, size: int) -> list[dict[str, Any]]:
         if size <= 0:
@@ -84,14 +86,11 @@ class CallableTask(BaseTask):
         train = [r for r in self._call("train", self.cfg.size) if r["question"] not in held_q]
         return train, held
 
-    def _score(self, row: dict[str, Any], extracted: str) -> float | tuple[float, dict[str, Any]]:
+    def _score(self, row: dict[str, Any], extracted: str) -> Any:
+        """The user's ``verify(row, answer_text)`` as it returned (BaseTask.verify checks it), or exact match."""
         if self._verify is None:
             return float(extracted == str(row["answer"]).strip())
-        out = self._verify(row, extracted)
-        if isinstance(out, tuple):
-            score, extra = out
-            return float(score), dict(extra)
-        return float(out)
+        return self._verify(row, extracted)
 
 
 @TASKS.register("callable")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -15,13 +13,14 @@ from tqdm.auto import tqdm
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
 from credo.engines import ENGINES
-from credo.models import dtype_name, encode_prompt, load_causal_lm, load_policy
+from credo.models import dtype_name, load_causal_lm, load_policy
 from credo.models.device import resolve_device
 from credo.models.lora import add_adapter, is_peft
+from credo.rewards import build_reward_set
 from credo.rewards.noise import RewardNoise
 from credo.selection import apply_overlong, filter_groups
 from credo.sft.trainer import sft_train
-from credo.tasks import build_task
+from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import (
     export_policy,
     load_checkpoint_state,
@@ -74,9 +73,9 @@ class RLTrainer:
         ckpt = self._open(cfg, resume, overwrite)
         model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
         self.model, self.tok, _ = load_policy(model_cfg, self.device)
-        check_prompt_lengths(lambda t: encode_prompt(self.tok, t, cfg.model.chat_template),
-                             [self.task.prompt(r) for r in self.train_rows + self.eval_rows],
-                             cfg.sampling.max_new_tokens, self.model.config)
+        check_prompt_lengths(lambda r: encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template),
+                             self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens, self.model.config,
+                             text=self.task.prompt)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
@@ -101,6 +100,7 @@ class RLTrainer:
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.train.seed)
         self.task = build_task(cfg.task)
+        self.rewards = build_reward_set(cfg.reward, self.task)
         self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
         self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
         self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
@@ -129,7 +129,7 @@ class RLTrainer:
 
     def warm_start(self) -> dict[str, float]:
         rows = self.task.rows("train")[: self.cfg.sft.size]
-        examples = [(encode_prompt(self.tok, self.task.prompt(r), self.cfg.model.chat_template),
+        examples = [(encode_task_prompt(self.tok, self.task, r, self.cfg.model.chat_template),
                      self.tok(self.task.target(r), add_special_tokens=False)["input_ids"] + [self.tok.eos_token_id])
                     for r in rows]
         with tqdm(total=self.cfg.sft.steps, disable=not self.cfg.log.progress, desc="sft") as bar:
@@ -173,7 +173,7 @@ class RLTrainer:
         for _ in range(rounds):
             rows = [self.train_rows[i] for i in self.cursor.take(want - len({t.group_id for t in batch}))]
             with self.timer("generate"):
-                prompts = [encode_prompt(self.tok, self.task.prompt(r), cfg.model.chat_template) for r in rows]
+                prompts = [encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template) for r in rows]
                 trajs = self.engine.generate(prompts, cfg.sampling.n, cfg.sampling, version=self.step)
             with self.timer("reward"):
                 self.score(trajs, rows)
@@ -183,21 +183,19 @@ class RLTrainer:
             batch += trajs
             if len({t.group_id for t in batch}) >= want:
                 break
-        return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped}
+        return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped,
+                       **self.rewards.pop_metrics()}
 
-    def score(self, trajs: list[Trajectory], rows: list[dict]) -> None:
+    def score(self, trajs: list[Trajectory], rows: list[dict]) -> dict[str, float]:
+        """Group ids, prompt text and rewards (``self.rewards``: reward functions, verifier score) of one
+        generation round, in place; samples skipped by ``reward.on_invalid=skip`` leave ``trajs``."""
         n = self.cfg.sampling.n
         for i, t in enumerate(trajs):
-            row = rows[i // n]
-            t.group_id, t.prompt_text = self.next_group + i // n, self.task.prompt(row)
-            v = self.task.verify(row, t.response_text)
-            s = float(v.score)
-            if not math.isfinite(s):
-                warnings.warn(f"task {self.task.name} gave a non-finite score for row {row.get('question')!r}; "
-                              "using 0", stacklevel=2)
-                s = 0.0
-            t.rewards["score"], t.reward, t.info["verdict"] = s, s, v.details
+            t.group_id, t.prompt_text = self.next_group + i // n, self.task.prompt(rows[i // n])
         self.next_group += len(rows)
+        metrics = self.rewards.score(trajs, rows)
+        trajs[:] = [t for t in trajs if "reward_skipped" not in t.info]
+        return metrics
 
     def train_step(self) -> dict[str, float]:
         trajs, metrics = self.rollout()
@@ -224,7 +222,7 @@ class RLTrainer:
 
     def evaluate(self) -> dict[str, float]:
         return evaluate(self.engine, self.tok, self.task, self.eval_rows, self.cfg.sampling, self.cfg.eval,
-                        self.cfg.model.chat_template, seed=self.cfg.train.seed + 1)
+                        self.cfg.model.chat_template, seed=self.cfg.train.seed + 1, rewards=self.rewards)
 
     def save(self) -> Path:
         state = {"learner": self.learner.state_dict(), "cursor": self.cursor.state_dict(),
