@@ -3,8 +3,7 @@ before any model is built."""
 
 import pytest
 
-from credo.cli import RECIPES
-from credo.config import Config, ConfigError, load_config
+from credo.config import RECIPES, Config, ConfigError, load_config
 from credo.retrieval.config import RetrievalConfig, load_retrieval_config
 from credo.validate import validate
 

@@ -17,7 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from credo.config import AgentConfig, Config, ModelConfig, SamplingConfig, agent_configs, replace_from
 from credo.engines import ENGINES
-from credo.models import dtype_name, encode_prompt, load_causal_lm, load_policy
+from credo.models import dtype_name, encode_prompt, load_causal_lm, load_policy, prepare_policy
 from credo.models.device import resolve_device
 from credo.models.lora import add_adapter, is_adapter_dir, load_adapter, save_adapter
 from credo.train.checkpoint import save_hf_dir
@@ -99,14 +99,17 @@ def base_key(model_cfg: ModelConfig, device: Any) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in dataclasses.asdict(without_lora(model_cfg)).items())) + (str(device),)
 
 
-def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None) -> tuple[dict[str, Agent], dict[str, Policy]]:
+def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None,
+                 models: dict[str, tuple[Any, Any]] | None = None) -> tuple[dict[str, Agent], dict[str, Policy]]:
     """Agents in ``multi.agents`` order and their policies (keyed by the owning agent's name).
 
     Each policy lives on ``agents[i].device`` (default ``train.device``). LoRA agents (``model.lora.r > 0``) whose
     base model, dtype and device agree hold one adapter each on one shared frozen base: N agents cost one base in
-    memory. A policy is loaded from ``ckpt/<name>`` when resuming. With ``algo.kl_coef > 0`` each trainable policy gets
-    a reference: the base with its adapter disabled (LoRA), else a frozen copy saved once under
-    ``run_dir/reference/<name>`` and always read back, so resume is exact.
+    memory. ``models`` maps an agent name to a ``(model, tokenizer)`` pair used instead of loading its ``model``
+    section (not when resuming; LoRA agents handed the same object share it as their base). A policy is loaded from
+    ``ckpt/<name>`` when resuming. With ``algo.kl_coef > 0`` each trainable policy gets a reference: the base with
+    its adapter disabled (LoRA), else a frozen copy saved once under ``run_dir/reference/<name>`` and always read
+    back, so resume is exact.
     """
     specs = agent_configs(cfg)
     if not specs:
@@ -123,7 +126,16 @@ def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None) -> tuple[
         device = resolve_device(spec.device or cfg.train.device)
         saved = ckpt / spec.name if ckpt is not None else None
         adapter = None
-        if model_cfg.lora.r > 0:
+        given = (models or {}).get(spec.name) if saved is None else None
+        if given is not None:
+            if model_cfg.lora.r > 0:
+                adapter = f"agent_{spec.name}"
+            key = ("object", id(given[0]))
+            obj, tok = bases.get(key, given)
+            model, tok = prepare_policy(obj, tok, model_cfg, device, adapter or "default")
+            if adapter is not None:
+                bases[key] = (model, tok)
+        elif model_cfg.lora.r > 0:
             key = base_key(model_cfg, device)
             if key not in bases:
                 base, tok, _ = load_policy(without_lora(model_cfg), device)

@@ -8,22 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-RECIPES = Path(__file__).parent / "recipes"
-
-
-def recipe_path(name: str) -> Path:
-    """A recipe file path, or the bare name of a recipe shipped with credo (``grpo`` → recipes/grpo.yaml)."""
-    p = Path(name)
-    if p.is_file():
-        return p
-    shipped = RECIPES / (name if name.endswith(".yaml") else f"{name}.yaml")
-    if shipped.is_file():
-        return shipped
-    from credo.config import ConfigError
-
-    known = sorted(x.stem for x in RECIPES.glob("*.yaml"))
-    raise ConfigError(f"recipe {name!r} not found (a YAML path, or one of {known})")
-
 
 def _quiet() -> None:
     # The hub is not forced offline: a Hub id missing from the local cache is downloaded unless HF_HUB_OFFLINE=1.
@@ -35,7 +19,7 @@ def _quiet() -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
     from credo.train.multi import build_trainer
     from credo.train.report import write_report
 
@@ -50,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
     from credo.train.metrics import read_metrics
     from credo.train.report import write_report
     from credo.train.rl import RLTrainer
@@ -75,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> dict:
 
 
 def cmd_sft(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
     from credo.models import load_policy
     from credo.sft.trainer import sft_train
     from credo.tasks import build_task, encode_task_prompt
@@ -102,7 +86,7 @@ def cmd_sft(args: argparse.Namespace) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
     from credo.engines import ENGINES
     from credo.models import load_policy
     from credo.rewards import build_reward_set

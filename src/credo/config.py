@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 
 import yaml
 
+RECIPES = Path(__file__).parent / "recipes"
+
 
 class ConfigError(ValueError):
     """A recipe or override that does not fit the schema."""
@@ -382,19 +384,44 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{p}: a recipe is a mapping of sections, got {type(data).__name__}")
         for k, v in _flatten(data, "", valid, str(p)).items():
             _apply(cfg, k, v, str(p))
-    for item in overrides or []:
-        if "=" not in item:
+    apply_overrides(cfg, overrides or [], "command line")
+    return validate(cfg)
+
+
+def apply_overrides(cfg: Any, overrides: list[str] | dict, where: str = "overrides") -> Any:
+    """Apply ``["a.b=value", ...]`` (values parsed as YAML) or a mapping (``{"a.b": v}`` or nested ``{"a": {"b":
+    v}}``) to the config dataclass ``cfg`` in place; unknown keys raise a ConfigError naming the closest valid key.
+    Returns ``cfg`` (not validated: callers run ``credo.validate.validate``)."""
+    valid = all_keys(type(cfg))
+    if isinstance(overrides, dict):
+        for k, v in _flatten(overrides, "", valid, where).items():
+            _apply(cfg, k, v, where)
+        return cfg
+    for item in overrides:
+        if not isinstance(item, str) or "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value")
         k, raw = item.split("=", 1)
         k = k.strip()
         if k not in valid:
-            raise _unknown(k, list(valid), "command line")
+            raise _unknown(k, list(valid), where)
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as e:
-            raise ConfigError(f"command line: {k}: {raw!r} is not a valid YAML value") from e
-        _apply(cfg, k, value, "command line")
-    return validate(cfg)
+            raise ConfigError(f"{where}: {k}: {raw!r} is not a valid YAML value") from e
+        _apply(cfg, k, value, where)
+    return cfg
+
+
+def recipe_path(name: str | Path) -> Path:
+    """A recipe file path, or the bare name of a recipe shipped with credo (``grpo`` → recipes/grpo.yaml)."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    shipped = RECIPES / (p.name if p.suffix == ".yaml" else f"{p.name}.yaml")
+    if shipped.is_file():
+        return shipped
+    known = sorted(x.stem for x in RECIPES.glob("*.yaml"))
+    raise ConfigError(f"recipe {str(name)!r} not found (a YAML path, or one of {known})")
 
 
 def to_dict(cfg: Any) -> dict:

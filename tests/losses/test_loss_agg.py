@@ -92,8 +92,7 @@ def test_per_micro_batch_normalisation_would_differ():
 def test_grpo_preset_aggregates_per_sequence_and_dapo_per_token():
     """GRPO (DeepSeekMath): 1/G Σ_i 1/|o_i| Σ_t; DAPO: Σ over all tokens / all tokens. A 4-token row of loss 1 and a
     1-token row of loss 3: per sequence (1 + 3) / 2 = 2; per token (4·1 + 3) / 5 = 1.4."""
-    from credo.cli import recipe_path
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
 
     loss = torch.tensor([[1.0, 1.0, 1.0, 1.0], [3.0, 0.0, 0.0, 0.0]])
     mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0]])

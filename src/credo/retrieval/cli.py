@@ -91,7 +91,7 @@ def _data(args):
 
 
 def cmd_train(args) -> int:
-    from credo.cli import recipe_path
+    from credo.config import recipe_path
     from credo.retrieval.config import load_retrieval_config
     from credo.retrieval.train import train
 

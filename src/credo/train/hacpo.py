@@ -32,8 +32,8 @@ ARMS = ("hacpo", "naive", "gspo")
 class HACPOTrainer(MultiAgentTrainer):
     """MultiAgentTrainer whose step builds a pool per learner; the tracker is checkpointed with the workflow."""
 
-    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
-        super().__init__(cfg, resume, overwrite)  # validate() checks hacpo.arm against ARMS
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, **objects):
+        super().__init__(cfg, resume, overwrite, **objects)  # validate() checks hacpo.arm against ARMS
         self.index = {name: i for i, name in enumerate(self.agents)}
 
     def pool_for(self, name: str, every: list[Trajectory]) -> tuple[list[Trajectory], list[Trajectory]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -34,10 +35,13 @@ def moments(values: list[float]) -> tuple[float, float]:
 class MultiAgentTrainer(RLTrainer):
     """Trains the agents of ``multi.agents`` in the topology ``multi.workflow`` (``run``/``report`` as RLTrainer)."""
 
-    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
-        ckpt = self._open(cfg, resume, overwrite)
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, *, models: dict | None = None,
+                 data: Any = None):
+        """``models`` maps an agent name to a ``(model, tokenizer)`` pair used instead of its ``model`` section
+        (ignored when resuming); ``data`` as for :class:`RLTrainer`."""
+        ckpt = self._open(cfg, resume, overwrite, data)
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
-        self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt)
+        self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt, models)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.workflow = workflow_cls(cfg, self.agents, self.task)
@@ -138,18 +142,20 @@ class MultiAgentTrainer(RLTrainer):
         return save_checkpoint(self.run_dir, self.step, dict(self.policies),
                                {n: p.tok for n, p in self.policies.items()}, state, keep_last=self.cfg.log.keep_last)
 
-    def export(self) -> Path:
-        """Each policy as a plain Hugging Face directory ``<run>/agents/<name>`` (deployable on its own)."""
-        root = self.run_dir / "agents"
+    def export(self, path: str | Path | None = None) -> Path:
+        """Each policy as a plain Hugging Face directory ``<path>/<name>`` (default ``<run>/agents``; deployable on
+        its own)."""
+        root = Path(path) if path is not None else self.run_dir / "agents"
         for name, p in self.policies.items():
             export_policy(root / name, p.model, p.tok, p.model_cfg.lora.merge_on_export, adapter=p.adapter or "default")
         return root
 
 
-def build_trainer(cfg: Config, resume: bool = False, overwrite: bool = False) -> RLTrainer:
-    """The trainer a config asks for: multi-agent when ``multi.workflow`` is set, single-policy otherwise."""
+def build_trainer(cfg: Config, resume: bool = False, overwrite: bool = False, **objects: Any) -> RLTrainer:
+    """The trainer a config asks for: multi-agent when ``multi.workflow`` is set (HACPO for ``hacpo``),
+    single-policy otherwise. ``objects`` are the keyword inputs of that trainer (model, tokenizer, data, ...)."""
     if cfg.multi.workflow == "hacpo":
         from credo.train.hacpo import HACPOTrainer
-        return HACPOTrainer(cfg, resume, overwrite)
+        return HACPOTrainer(cfg, resume, overwrite, **objects)
     cls = MultiAgentTrainer if cfg.multi.workflow else RLTrainer
-    return cls(cfg, resume, overwrite)
+    return cls(cfg, resume, overwrite, **objects)

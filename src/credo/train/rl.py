@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -13,7 +14,7 @@ from tqdm.auto import tqdm
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
 from credo.engines import ENGINES
-from credo.models import dtype_name, load_causal_lm, load_policy
+from credo.models import dtype_name, load_causal_lm, load_policy, prepare_policy
 from credo.models.device import resolve_device
 from credo.models.lora import add_adapter, is_peft
 from credo.rewards import build_reward_set
@@ -67,12 +68,24 @@ class DataCursor:
 
 
 class RLTrainer:
-    """Single-policy RLVR trainer configured by a :class:`~credo.config.Config` (GRPO, Dr.GRPO, DAPO, GSPO, RLOO)."""
+    """Single-policy RLVR trainer configured by a :class:`~credo.config.Config` (GRPO, Dr.GRPO, DAPO, GSPO, RLOO).
 
-    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
-        ckpt = self._open(cfg, resume, overwrite)
-        model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
-        self.model, self.tok, _ = load_policy(model_cfg, self.device)
+    Objects may replace what the config names (the Python API, :class:`credo.Trainer`, passes them): ``model`` and
+    ``tokenizer`` (a transformers causal LM; ignored when resuming, where the checkpoint's policy is loaded),
+    ``data`` (a ``datasets.Dataset``, ``DatasetDict`` or list of dicts for ``task.kind=dataset``), ``reward_funcs``
+    (callables ``f(prompts, completions, **row_fields) -> list[float | None]`` or registered names) with
+    ``reward_weights``.
+    """
+
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, *, model: Any = None,
+                 tokenizer: Any = None, data: Any = None, reward_funcs: list | None = None,
+                 reward_weights: list[float] | None = None):
+        ckpt = self._open(cfg, resume, overwrite, data, reward_funcs, reward_weights)
+        if ckpt is not None or model is None:
+            model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
+            self.model, self.tok, _ = load_policy(model_cfg, self.device)
+        else:
+            self.model, self.tok = prepare_policy(model, tokenizer, cfg.model, self.device)
         check_prompt_lengths(lambda r: encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template),
                              self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens, self.model.config,
                              text=self.task.prompt)
@@ -87,9 +100,10 @@ class RLTrainer:
         self._start_logging(ckpt)
 
     # ---------------------------------------------------------------- set-up shared with the multi-agent trainers
-    def _open(self, cfg: Config, resume: bool, overwrite: bool = False) -> Path | None:
-        """Validate the config, claim the run folder (see ``credo.train.rundir``), threads, seeds, task splits and
-        the data/step/noise state; -> the checkpoint to resume."""
+    def _open(self, cfg: Config, resume: bool, overwrite: bool = False, data: Any = None,
+              reward_funcs: list | None = None, reward_weights: list[float] | None = None) -> Path | None:
+        """Validate the config, claim the run folder (see ``credo.train.rundir``), threads, seeds, task splits (from
+        ``data`` when given), reward functions and the data/step/noise state; -> the checkpoint to resume."""
         validate(cfg)
         self.cfg = cfg
         self.run_dir = Path(cfg.log.output_dir)
@@ -99,8 +113,8 @@ class RLTrainer:
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.train.seed)
-        self.task = build_task(cfg.task)
-        self.rewards = build_reward_set(cfg.reward, self.task)
+        self.task = build_task(cfg.task, data=data)
+        self.rewards = build_reward_set(cfg.reward, self.task, funcs=reward_funcs, weights=reward_weights)
         self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
         self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
         self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
@@ -230,10 +244,11 @@ class RLTrainer:
         return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
                                keep_last=self.cfg.log.keep_last)
 
-    def export(self) -> Path:
-        """Save the trained policy as a plain Hugging Face directory ``<run>/policy`` (with LoRA: the adapter, and
-        with ``model.lora.merge_on_export`` also the merged model in ``<run>/policy/merged``)."""
-        return export_policy(self.run_dir / "policy", self.model, self.tok, self.cfg.model.lora.merge_on_export)
+    def export(self, path: str | Path | None = None) -> Path:
+        """Save the trained policy as a plain Hugging Face directory (default ``<run>/policy``; with LoRA: the
+        adapter, and with ``model.lora.merge_on_export`` also the merged model in ``<path>/merged``)."""
+        out = Path(path) if path is not None else self.run_dir / "policy"
+        return export_policy(out, self.model, self.tok, self.cfg.model.lora.merge_on_export)
 
     def run(self) -> dict[str, float]:
         """Train to ``train.steps``; returns the last evaluation's metrics."""

@@ -65,7 +65,10 @@ class RunLock:
                 del _HELD[self.key]
 
     def __del__(self) -> None:
-        self.release()
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter shutdown module globals (os) may already be gone
+            pass
 
 
 def _holder(path: Path) -> str:
