@@ -8,16 +8,17 @@ registries and tuples that define them, imported here lazily (modules holding re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from credo.config import Config, ConfigError, ModelConfig, SamplingConfig, agent_configs, replace_from
+from credo.models.device import ATTENTION, DEVICE_PATTERN, PRECISIONS
+from credo.models.device import DTYPES as DTYPE_MAP
 
-DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-DTYPES = ("float32", "bfloat16", "float16")
-ATTN = ("sdpa", "eager", "flash_attention_2")
-PRECISION = ("no", "bf16", "fp16")
+DEVICE = DEVICE_PATTERN
+DTYPES = tuple(DTYPE_MAP)
+ATTN = ATTENTION
+PRECISION = tuple(PRECISIONS)
 LR_SCHEDULES = ("constant", "linear", "cosine")
 TIE_RULES = ("random", "none")
 HACPO_STATS = ("mean", "positive")

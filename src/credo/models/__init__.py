@@ -13,7 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from credo.config import ModelConfig
-from credo.models.device import resolve_device
+from credo.models.device import ATTENTION, DTYPES, resolve_device
 from credo.models.embedded import build_embedded
 from credo.models.hub import HubError, is_hub_id, resolve_hub_id
 from credo.models.lora import adapter_base, add_adapter, is_adapter_dir, load_adapter
@@ -94,8 +94,6 @@ def load_tokenizer(path: Path, cfg: ModelConfig) -> PreTrainedTokenizerBase:
     return tok
 
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-ATTENTION = ("sdpa", "eager", "flash_attention_2")
 
 
 def dtype_name(dtype: torch.dtype) -> str:
