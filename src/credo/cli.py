@@ -82,6 +82,10 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     from credo.train.metrics import MetricsLogger
 
     cfg = load_config(recipe_path(args.recipe), args.overrides)
+    if args.wmss:
+        from credo.sft.wmss_trainer import run_wmss
+
+        return run_wmss(cfg, resume=args.resume)
     seed_everything(cfg.train.seed)
     model, tok, _ = load_policy(cfg.model)
     task = build_task(cfg.task)
@@ -166,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sft", help="supervised fine-tuning on a task's gold answers (warm start)")
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*")
+    p.add_argument("--wmss", action="store_true", help="WMSS: weak-checkpoint-driven SFT (recipe section wmss)")
+    p.add_argument("--resume", action="store_true", help="--wmss: continue from the latest checkpoint")
     p.set_defaults(fn=cmd_sft)
     p = sub.add_parser("eval", help="held-out accuracy, pass@k and length of a model on a recipe's task")
     p.add_argument("recipe")
