@@ -69,7 +69,9 @@ class WMSSTrainer:
         self.strong.to(pick_device(cfg.train.device))
         self.weak.to(pick_device(w.weak_device or cfg.train.device))
         self.examples = task_examples(cfg, self.tok)
-        self.indices, self.summary = self._select()
+        state = load_checkpoint_state(ckpt) if ckpt is not None else None
+        # the draw is made once, from M0 and the stage-1 M1; a resumed run reuses it (its M1 has moved on)
+        self.indices, self.summary = (state["indices"], {}) if state is not None else self._select()
         self.perm: tuple[int, list[int]] = (-1, [])
         self.total = w.steps or math.ceil(len(self.indices) / cfg.sft.batch_size)
         params = [p for p in self.strong.parameters() if p.requires_grad]
@@ -81,8 +83,7 @@ class WMSSTrainer:
         self.opt = torch.optim.AdamW(params, lr=w.lr or cfg.sft.lr, weight_decay=0.0)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda("cosine", max(1, self.total // 20),
                                                                            self.total))
-        if ckpt is not None:
-            state = load_checkpoint_state(ckpt)
+        if state is not None:
             self.step = state["step"]
             self.opt.load_state_dict(state["optimizer"])
             self.sched.load_state_dict(state["scheduler"])
@@ -162,7 +163,7 @@ class WMSSTrainer:
         return {"wmss/loss": float(loss.detach()), "wmss/lr": lr, **{f"wmss/{k}": v for k, v in stats.items()}}
 
     def save(self) -> Path:
-        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict()}
+        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "indices": self.indices}
         return save_checkpoint(self.run_dir, self.step, {"policy": self.strong, "weak": self.weak},
                                {"policy": self.tok, "weak": self.tok}, state, keep_last=self.cfg.log.keep_last)
 
