@@ -159,3 +159,16 @@ def test_cli_end_to_end_exports_only_the_strong_model(tmp_path, capsys):
     assert torch.equal(deployed(x).logits, strong_ckpt(x).logits)
     assert not torch.equal(deployed(x).logits, sft_only(x).logits)
     assert json.loads(capsys.readouterr().out.split("\n", 2)[2])["wmss/loss"] == pytest.approx(steps[-1]["wmss/loss"])
+
+
+def test_bad_wmss_settings_fail_before_any_training(tmp_path):
+    from credo.config import ConfigError
+    from credo.models import ModelError
+
+    with pytest.raises(ModelError, match="nowhere"):
+        WMSSTrainer(_cfg(tmp_path / "r", **{"wmss.weak": str(tmp_path / "nowhere")}))
+    with pytest.raises(ConfigError, match="wmss.lam"):
+        WMSSTrainer(_cfg(tmp_path / "r", **{"wmss.lam": 0.0}))
+    with pytest.raises(ConfigError, match="alpha/beta/gamma"):
+        WMSSTrainer(_cfg(tmp_path / "r", **{"wmss.beta": -1.0}))
+    assert not (tmp_path / "r" / "sft_policy").exists()

@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from credo.config import Config, ConfigError, to_dict
-from credo.models import cache_dir, encode_prompt, load_policy
+from credo.models import cache_dir, encode_prompt, load_policy, resolve_model_dir
 from credo.sft.trainer import padded_batch, sft_train
 from credo.sft.wmss import cached_entropy, wdds_resample, wdds_weights, wmss_loss
 from credo.tasks import build_task
@@ -58,6 +58,11 @@ class WMSSTrainer:
             raise ConfigError("wmss.strong is empty and sft.steps=0: no strong model (give one or SFT steps)")
         if not 0.0 < w.lam <= 1.0:
             raise ConfigError(f"wmss.lam must be in (0, 1], got {w.lam}")
+        if min(w.alpha, w.beta, w.gamma) < 0 or w.alpha + w.beta + w.gamma <= 0:
+            raise ConfigError(f"wmss.alpha/beta/gamma must be >= 0 and not all 0, got {w.alpha}/{w.beta}/{w.gamma}")
+        for key in ("weak", "strong"):  # a bad path fails now, not after stage 1
+            if getattr(w, key):
+                resolve_model_dir(dataclasses.replace(cfg.model, path=getattr(w, key)))
         self.cfg, self.run_dir, self.step = cfg, Path(cfg.log.output_dir), 0
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if cfg.train.threads > 0:
