@@ -38,8 +38,9 @@ def model_cfg(seed: int) -> ModelConfig:
                        cache_dir=str(Path("runs/wmss/cache").resolve()))
 
 
-def make_data(tok, seed: int) -> tuple[list, list]:
-    """4,000 training and 2,000 held-out distinct a+b items (a, b in 100..999): (prompt ids, answer ids + EOS)."""
+def make_data(tok, seed: int, n_train: int = 4000) -> tuple[list, list]:
+    """``n_train`` training and 2,000 held-out distinct a+b items (a, b in 100..999): (prompt ids, answer ids + EOS).
+    The held-out items do not depend on ``n_train`` (training items are the first ``n_train`` of 4,000)."""
     rng, pairs = random.Random(1000 + seed), set()
     while len(pairs) < 6000:
         pairs.add((rng.randint(100, 999), rng.randint(100, 999)))
@@ -47,7 +48,7 @@ def make_data(tok, seed: int) -> tuple[list, list]:
     rng.shuffle(items)
     ex = [(tok(f"{a}+{b}=")["input_ids"], tok(str(a + b), add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
           for a, b in items]
-    return ex[:4000], ex[4000:]
+    return ex[:n_train], ex[4000:]
 
 
 @torch.no_grad()
@@ -215,6 +216,7 @@ def main() -> None:
     ap.add_argument("--arms", default="abcdefg")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--sft-max", type=int, default=MAX_SFT, help="cap on SFT steps (smoke tests)")
+    ap.add_argument("--train-size", type=int, default=4000, help="training items (A.6: 4,000)")
     ap.add_argument("--gate-only", action="store_true")
     ap.add_argument("--out", default="", help="results folder (default experiments/wmss/results)")
     ap.add_argument("--force", action="store_true", help="run the arms even if the gate fails")
@@ -226,7 +228,7 @@ def main() -> None:
     weights.parent.mkdir(parents=True, exist_ok=True)
     _, tok, _ = load_policy(model_cfg(args.seed))
     pad = tok.pad_token_id
-    train, held = make_data(tok, args.seed)
+    train, held = make_data(tok, args.seed, args.train_size)
     res = json.loads(out_json.read_text()) if out_json.exists() else {"seed": args.seed, "arms": {}}
     if weights.exists():
         m1, m0 = (w := torch.load(weights, weights_only=True))["m1"], w["m0"]
