@@ -180,7 +180,9 @@ def run_arm(arm: str, seed: int, m1, m0, train, held, pad_id, resample_idx, step
             with torch.no_grad():
                 z_ref, _ = answer_positions(ref(**inputs).logits, b["labels"])
             top2 = top_negatives(z_ref.float(), y, 2)
-            share.append(float((p.gather(-1, top2).sum(-1) / (1 - py).clamp(min=1e-12)).mean()))
+            # p_grad restricted to the non-targets, from logits: 1 − p(y) underflows once p(y) ≈ 1 in float32
+            rest = torch.softmax(z.detach().scatter(-1, y[:, None], float("-inf")), -1)
+            share.append(float(rest.gather(-1, top2).sum(-1).mean()))
         if step % 50 == 0 or step == steps:
             zd = z_s.detach()
             zy = zd.gather(-1, y[:, None]).squeeze(-1)
