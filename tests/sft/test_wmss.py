@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM
 
 from credo.cli import main, recipe_path
 from credo.config import load_config
-from credo.sft.trainer import padded_batch
+from credo.sft.trainer import padded_batch, sft_loss
 from credo.sft.wmss import (
     answer_positions,
     cached_entropy,
@@ -117,6 +117,14 @@ def test_frozen_weak_gets_no_gradient_and_trainable_weak_does(tiny_policy):
     assert any(p.grad is not None for p in strong.parameters()) and stats["margin"] == stats["margin"]
     wmss_loss(weak, strong, batch, 0.5)[0].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in weak.parameters())
+
+
+def test_lam_one_is_plain_sft(tiny_policy):
+    strong, tok = tiny_policy
+    batch = padded_batch([([5, 6, 7], [8, 9]), ([5, 6], [10])], tok.pad_token_id)
+    mixed, n, _ = wmss_loss(None, strong, batch, 1.0)  # no weak model is touched
+    plain, m = sft_loss(strong, batch)
+    assert n == m == 3 and torch.allclose(mixed, plain)
 
 
 def _cfg(out, **extra):

@@ -146,8 +146,11 @@ def wmss_loss(weak: torch.nn.Module, strong: torch.nn.Module, batch: dict[str, t
     :func:`saturation_stats`. Each model gets the batch on its own device; a frozen weak model runs without grad."""
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     z_s, y = answer_positions(strong(**to_device(inputs, device_of(strong))).logits, batch["labels"])
-    with torch.set_grad_enabled(not freeze_weak and torch.is_grad_enabled()):
-        z_w, _ = answer_positions(weak(**to_device(inputs, device_of(weak))).logits, batch["labels"])
-    z = mix_logits(z_w, z_s, lam)
+    if lam == 1.0:  # plain SFT of the strong model: the weak model is not needed
+        z = z_s.float()
+    else:
+        with torch.set_grad_enabled(not freeze_weak and torch.is_grad_enabled()):
+            z_w, _ = answer_positions(weak(**to_device(inputs, device_of(weak))).logits, batch["labels"])
+        z = mix_logits(z_w, z_s, lam)
     loss = F.cross_entropy(z, y, reduction="sum")
     return loss, int(y.numel()), saturation_stats(z_s, torch.softmax(z.detach(), -1), y, scale=lam)
