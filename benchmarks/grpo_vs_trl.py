@@ -157,6 +157,7 @@ def build_credo(args, sft_dir: Path, total_steps: int):
         f"train.seed={args.seed}",
         "sampling.stop=[]",  # TRL's transformers generate stops on EOS / length only
         "algo.std_eps=1.0e-4",  # TRL: (r - mean) / (std + 1e-4); credo: (r - mean) / (std + std_eps)
+        "algo.loss_agg=token_mean",  # TRL loss_type="dapo" (the grpo recipe aggregates per sequence)
     ]
     if args.lr is not None:
         overrides.append(f"train.lr={args.lr}")

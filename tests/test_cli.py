@@ -23,7 +23,7 @@ def test_train_writes_a_run_folder_then_eval_reads_its_policy(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "grpo", *TINY, "train.steps=2", f"log.output_dir={run}"]) == 0
     for name in ("config.yaml", "metrics.jsonl", "report.html", "policy/config.json",
-                 "checkpoints/step_000002/trainer.pt"):
+                 "checkpoints/step_000002/trainer/state.json"):
         assert (run / name).is_file(), name
     capsys.readouterr()
     assert main(["eval", "grpo", *TINY, "--model", str(run / "policy")]) == 0
@@ -43,12 +43,12 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     assert "model directory not found" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "1+1", "answer": "2"}\n{"question": "2+2"}\n')
-    assert main(["train", "grpo", *TINY, "task.kind=math_file", f"task.path={bad}", "task.eval_size=1",
+    assert main(["train", "grpo", *TINY, "task.kind=math_file", f"task.path={bad}", "task.eval_size=1", "eval.size=1",
                  f"log.output_dir={tmp_path / 'r'}"]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl" in err and "2" in err and "answer" in err
-    with pytest.raises(SystemExit):
-        main(["train", "no_such_recipe"])
+    assert main(["train", "no_such_recipe"]) == 2
+    assert "recipe 'no_such_recipe' not found" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("recipe", ["ccpo_think_reason", "ccpo_voting", "dacr_are"])

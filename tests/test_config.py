@@ -36,7 +36,7 @@ def test_every_field_is_documented():
 
 
 def test_shipped_recipes_load():
-    from credo.cli import RECIPES
+    from credo.config import RECIPES
     from credo.retrieval.config import load_retrieval_config
 
     names = {p.stem for p in RECIPES.glob("*.yaml")}

@@ -39,7 +39,7 @@ NOISE = (0.0, 0.2)
 
 def warm_start(seed: int, root: Path) -> Path:
     cfg = load_config(RECIPE, QUIET + [f"train.seed={seed}", "train.steps=0", f"log.output_dir={root / 'sft'}"])
-    tr = RLTrainer(cfg)
+    tr = RLTrainer(cfg, overwrite=True)
     return tr.export()
 
 
@@ -50,7 +50,7 @@ def arm(seed: int, policy: Path | None, baseline: str, p: float, root: Path, n: 
                                        f"algo.baseline={baseline}", f"reward.noise_p={p}", "reward.noise_df=1.0",
                                        "reward.noise_scale=5.0", f"reward.noise_seed={seed}",
                                        f"log.output_dir={run}"])
-    RLTrainer(cfg).run()
+    RLTrainer(cfg, overwrite=True).run()
     rows = read_metrics(run / "metrics.jsonl")
     steps = [r for r in rows if "reward/score_mean" in r]
     evals = [r for r in rows if "eval/accuracy" in r]

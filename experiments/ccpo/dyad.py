@@ -60,7 +60,7 @@ def run_arm(seed: int, warm: Path, credit: str, steps: int, root: Path, extra: l
     cfg = load_config(None, BASE + extra + [f"train.seed={seed}", f"task.seed={seed}", f"train.steps={steps}",
                                     "sft.steps=0", f"multi.credit={credit}", f"log.output_dir={run}",
                                     agents(str(warm / "thinker"), str(warm / "solver"), sft=False)])
-    tr = MultiAgentTrainer(cfg)
+    tr = MultiAgentTrainer(cfg, overwrite=True)
     before = tr.evaluate() | {"hint_accuracy": hint_accuracy(tr)}
     tr.run()
     after = tr.evaluate() | {"hint_accuracy": hint_accuracy(tr)}
@@ -94,7 +94,8 @@ def main() -> None:
             root = Path(d)
             warm = MultiAgentTrainer(load_config(None, BASE + args.set + [f"train.seed={seed}", f"task.seed={seed}",
                                                                f"log.output_dir={root / 'sft'}",
-                                                               agents("embedded", "embedded", sft=True)]))
+                                                               agents("embedded", "embedded", sft=True)]),
+                                     overwrite=True)
             warm_dir = warm.export()
             for credit in args.arms:
                 if (seed, credit) in done:

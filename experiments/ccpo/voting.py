@@ -59,14 +59,14 @@ def main() -> None:
             root = Path(d)
             seeds = [f"train.seed={seed}", f"task.seed={seed}", f"sft.steps={args.sft_steps}"]
             warm = MultiAgentTrainer(load_config(None, BASE + seeds + [f"log.output_dir={root / 'sft'}",
-                                                                       agents(None)])).export()
+                                                                       agents(None)]), overwrite=True).export()
             for credit in args.arms:
                 if (seed, credit) in done:
                     continue
                 cfg = load_config(None, BASE + seeds + [f"train.steps={args.steps}", "sft.steps=0",
                                                         f"multi.credit={credit}", f"log.output_dir={root / credit}",
                                                         agents(warm)])
-                tr = MultiAgentTrainer(cfg)
+                tr = MultiAgentTrainer(cfg, overwrite=True)
                 before = tr.evaluate()
                 tr.run()
                 after = tr.evaluate()

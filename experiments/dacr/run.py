@@ -107,7 +107,7 @@ def main() -> None:
                 cfg = load_config(None, BASE + ARMS[arm] + [f"train.seed={seed}", f"task.seed={seed}",
                                                             f"reward.noise_seed={seed}", f"train.steps={args.steps}",
                                                             f"log.output_dir={Path(d) / arm}", agents])
-                tr = MultiAgentTrainer(cfg)
+                tr = MultiAgentTrainer(cfg, overwrite=True)
                 rows = tr.eval_rows[: cfg.eval.size]
                 before = tr.evaluate() | {"critic_accuracy": critic_accuracy(tr, rows)}
                 tr.run()

@@ -68,7 +68,7 @@ def run_arm(seed: int, arm: str, dirs: dict[str, Path], extra: list[str] = ()) -
         cfg = load_config(None, BASE + ARMS[arm] + [f"train.steps={STEPS}", f"train.seed={seed}", f"task.seed={seed}",
                                                      f"multi.agents=[{agents}]", f"log.output_dir={d}"] + list(extra))
         t0 = time.perf_counter()
-        tr = HACPOTrainer(cfg)
+        tr = HACPOTrainer(cfg, overwrite=True)
         final = tr.run()
         rows = read_metrics(Path(d) / "metrics.jsonl")
     steps = [r for r in rows if "hacpo/weak/capability" in r]

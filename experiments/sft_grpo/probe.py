@@ -18,7 +18,7 @@ def run(seed: int, every: int, overrides: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as d:
         cfg = load_config(None, BASE + [f"train.seed={seed}", f"task.seed={seed}", f"log.output_dir={d}"] + overrides)
         t0 = time.perf_counter()
-        tr = RLTrainer(cfg)
+        tr = RLTrainer(cfg, overwrite=True)
         t_sft = time.perf_counter() - t0
         accs = [tr.evaluate()["eval/accuracy"]]
         rewards = []

@@ -32,10 +32,10 @@ def trainer(seed: int, ov: list[str], d: str) -> tuple[RLTrainer, float]:
     path = os.path.join(CACHE, sft_key(seed, ov) + ".pt")
     t0 = time.perf_counter()
     if not os.path.exists(path):
-        tr = RLTrainer(load_config(None, common + ov))
+        tr = RLTrainer(load_config(None, common + ov), overwrite=True)
         torch.save(tr.model.state_dict(), path)
         return tr, time.perf_counter() - t0
-    tr = RLTrainer(load_config(None, common + ov + ["sft.steps=0"]))
+    tr = RLTrainer(load_config(None, common + ov + ["sft.steps=0"]), overwrite=True)
     sd = torch.load(path)
     tr.model.load_state_dict(sd)
     if tr.learner.ref is not None:

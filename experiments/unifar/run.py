@@ -117,7 +117,7 @@ def main() -> None:
                     m = UniFAR.from_encoder(cfg.model)
                     res = {name(d.name, g): v for d in sets for g, v in evaluate_model(m, d, "test").items()}
                 else:
-                    _, evals = train(cfg, src)
+                    _, evals = train(cfg, src, overwrite=True)
                     res = {k if multi else k.split("/", 1)[1]: v for k, v in evals[-1].items() if "/" in k}
                     res = _nest(res)
             results.setdefault(arm, {})[str(seed)] = res

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from credo.config import AgentConfig, Config, ModelConfig, SamplingConfig, agent_configs, replace_from
 from credo.engines import ENGINES
-from credo.models import encode_prompt, load_policy
+from credo.models import dtype_name, encode_prompt, load_causal_lm, load_policy, prepare_policy
+from credo.models.device import resolve_device
+from credo.models.lora import add_adapter, is_adapter_dir, load_adapter, save_adapter
 from credo.train.checkpoint import save_hf_dir
 from credo.train.learner import Learner
 from credo.trajectory import Trajectory
@@ -29,7 +31,8 @@ class TemplateError(ValueError):
 
 @dataclass
 class Policy:
-    """One set of weights. ``learner`` is None for a frozen policy."""
+    """One set of weights: a model, or one LoRA adapter (``adapter``) on a base model that other policies may share.
+    ``learner`` is None for a frozen policy."""
 
     name: str
     model: PreTrainedModel
@@ -37,10 +40,18 @@ class Policy:
     engine: Any
     learner: Learner | None
     model_cfg: ModelConfig
+    adapter: str | None = None
 
     @property
     def trainable(self) -> bool:
         return self.learner is not None
+
+    def save_pretrained(self, out: Path, **_: Any) -> None:
+        """The policy's own weights: its adapter alone when it has one, else the whole model."""
+        if self.adapter is not None:
+            save_adapter(self.model, Path(out), self.adapter)
+        else:
+            self.model.save_pretrained(out, safe_serialization=True)
 
 
 class Agent:
@@ -79,38 +90,79 @@ class Agent:
         return trajs
 
 
-def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None) -> tuple[dict[str, Agent], dict[str, Policy]]:
+def without_lora(model_cfg: ModelConfig) -> ModelConfig:
+    return dataclasses.replace(model_cfg, lora=dataclasses.replace(model_cfg.lora, r=0))
+
+
+def base_key(model_cfg: ModelConfig, device: Any) -> tuple:
+    """What must agree for two LoRA agents to share one base model in memory."""
+    return tuple(sorted((k, repr(v)) for k, v in dataclasses.asdict(without_lora(model_cfg)).items())) + (str(device),)
+
+
+def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None,
+                 models: dict[str, tuple[Any, Any]] | None = None) -> tuple[dict[str, Agent], dict[str, Policy]]:
     """Agents in ``multi.agents`` order and their policies (keyed by the owning agent's name).
 
-    A policy is loaded from ``ckpt/<name>`` when resuming. With ``algo.kl_coef > 0`` each trainable policy gets a
-    frozen reference saved once under ``run_dir/reference/<name>`` and always read back, so resume is exact.
+    Each policy lives on ``agents[i].device`` (default ``train.device``). LoRA agents (``model.lora.r > 0``) whose
+    base model, dtype and device agree hold one adapter each on one shared frozen base: N agents cost one base in
+    memory. ``models`` maps an agent name to a ``(model, tokenizer)`` pair used instead of loading its ``model``
+    section (not when resuming; LoRA agents handed the same object share it as their base). A policy is loaded from
+    ``ckpt/<name>`` when resuming. With ``algo.kl_coef > 0`` each trainable policy gets a reference: the base with
+    its adapter disabled (LoRA), else a frozen copy saved once under ``run_dir/reference/<name>`` and always read
+    back, so resume is exact.
     """
     specs = agent_configs(cfg)
     if not specs:
         raise ValueError(f"multi.workflow={cfg.multi.workflow!r} needs agents in multi.agents")
     agents: dict[str, Agent] = {}
     policies: dict[str, Policy] = {}
+    bases: dict[tuple, tuple[PreTrainedModel, PreTrainedTokenizerBase]] = {}
     for spec in specs:
         sampling = replace_from(cfg.sampling, spec.sampling, f"agent {spec.name}.sampling")
         if spec.share:
-            policy = agents[spec.share].policy
+            agents[spec.name] = Agent(spec, agents[spec.share].policy, sampling)
+            continue
+        model_cfg = replace_from(cfg.model, spec.model, f"agent {spec.name}.model")
+        device = resolve_device(spec.device or cfg.train.device)
+        saved = ckpt / spec.name if ckpt is not None else None
+        adapter = None
+        given = (models or {}).get(spec.name) if saved is None else None
+        if given is not None:
+            if model_cfg.lora.r > 0:
+                adapter = f"agent_{spec.name}"
+            key = ("object", id(given[0]))
+            obj, tok = bases.get(key, given)
+            model, tok = prepare_policy(obj, tok, model_cfg, device, adapter or "default")
+            if adapter is not None:
+                bases[key] = (model, tok)
+        elif model_cfg.lora.r > 0:
+            key = base_key(model_cfg, device)
+            if key not in bases:
+                base, tok, _ = load_policy(without_lora(model_cfg), device)
+                bases[key] = (base, tok)
+            model, tok = bases[key]
+            adapter = f"agent_{spec.name}"  # peft warns when an adapter name is a substring of "lora_"
+            model = load_adapter(model, saved, adapter) if saved is not None and is_adapter_dir(saved) \
+                else add_adapter(model, model_cfg.lora, adapter)
+            bases[key] = (model, tok)  # the first adapter wraps the base in a PeftModel; later ones join it
         else:
-            model_cfg = replace_from(cfg.model, spec.model, f"agent {spec.name}.model")
-            load_cfg = dataclasses.replace(model_cfg, path=str(ckpt / spec.name)) if ckpt is not None else model_cfg
-            model, tok, _ = load_policy(load_cfg)
-            learner = None
-            if spec.trainable:
-                train = dataclasses.replace(cfg.train, lr=spec.lr or cfg.train.lr)
-                ref = _reference(model, run_dir / "reference" / spec.name, ckpt is not None) \
-                    if cfg.algo.kl_coef > 0 else None
-                learner = Learner(model, tok.pad_token_id, cfg.algo, train, sampling, reference=ref)
-            policy = Policy(spec.name, model, tok, ENGINES.get("hf")(model, tok), learner, model_cfg)
-            policies[spec.name] = policy
-        agents[spec.name] = Agent(spec, policy, sampling)
+            load_cfg = dataclasses.replace(model_cfg, path=str(saved)) if saved is not None else model_cfg
+            model, tok, _ = load_policy(load_cfg, device)
+        learner = None
+        if spec.trainable:
+            train = dataclasses.replace(cfg.train, lr=spec.lr or cfg.train.lr)
+            ref = reference_copy(model, model_cfg, run_dir / "reference" / spec.name, ckpt is not None, device) \
+                if cfg.algo.kl_coef > 0 and adapter is None else None
+            learner = Learner(model, tok.pad_token_id, cfg.algo, train, sampling, reference=ref, adapter=adapter)
+        engine = ENGINES.get("hf")(model, tok, mixed_precision=cfg.train.mixed_precision, adapter=adapter)
+        policies[spec.name] = Policy(spec.name, model, tok, engine, learner, model_cfg, adapter)
+        agents[spec.name] = Agent(spec, policies[spec.name], sampling)
     return agents, policies
 
 
-def _reference(model: PreTrainedModel, path: Path, resuming: bool) -> PreTrainedModel:
+def reference_copy(model: PreTrainedModel, model_cfg: ModelConfig, path: Path, resuming: bool,
+                   device: Any) -> PreTrainedModel:
+    """A frozen copy of ``model`` saved once at ``path`` and always read back (bit-identical across a resume)."""
     if not (resuming and path.is_dir()):
         save_hf_dir(path, model)
-    return AutoModelForCausalLM.from_pretrained(path, dtype=model.dtype)
+    return load_causal_lm(path, dataclasses.replace(model_cfg, dtype=dtype_name(model.dtype)), device)

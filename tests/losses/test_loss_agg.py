@@ -87,3 +87,15 @@ def test_per_micro_batch_normalisation_would_differ():
     _, g_full = _grads(model, x, actions, old, adv, mask, "ppo_clip", "token_mean", micro=64)
     _, g_bad = _grads(model, x, actions, old, adv, mask, "ppo_clip", "token_mean", micro=16, global_norm=False)
     assert max((a - b).abs().max().item() for a, b in zip(g_full, g_bad)) > 1e-4
+
+
+def test_grpo_preset_aggregates_per_sequence_and_dapo_per_token():
+    """GRPO (DeepSeekMath): 1/G Σ_i 1/|o_i| Σ_t; DAPO: Σ over all tokens / all tokens. A 4-token row of loss 1 and a
+    1-token row of loss 3: per sequence (1 + 3) / 2 = 2; per token (4·1 + 3) / 5 = 1.4."""
+    from credo.config import load_config, recipe_path
+
+    loss = torch.tensor([[1.0, 1.0, 1.0, 1.0], [3.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0]])
+    for recipe, want in (("grpo", 2.0), ("dapo", 1.4)):
+        mode = load_config(recipe_path(recipe)).algo.loss_agg
+        assert agg_loss(loss, mask, mode, num_tokens=5, num_seqs=2).item() == pytest.approx(want), recipe

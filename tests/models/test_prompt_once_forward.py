@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from credo.models.forward import response_logits, token_logprobs
+from credo.models.device import enable_checkpointing
+from credo.models.forward import response_logits, response_logits_full, token_logprobs
 
 
 def _naive(model, prompts, responses):
@@ -16,9 +17,16 @@ def _naive(model, prompts, responses):
 
 
 
+@pytest.mark.parametrize("checkpointed", [False, True], ids=["plain", "activation-checkpointing"])
+@pytest.mark.parametrize("forward", [response_logits, response_logits_full], ids=["prompt-once", "full-sequence"])
 @pytest.mark.parametrize("shuffle", [False, True], ids=["contiguous-groups", "interleaved-rows"])
-def test_prompt_once_matches_repeated_prompt_forward(tiny_policy, shuffle):
+def test_prompt_once_matches_repeated_prompt_forward(tiny_policy, shuffle, forward, checkpointed):
     model, tok = tiny_policy
+    if checkpointed:  # HF drops KV caches in checkpointed training forwards: only the full-sequence path works
+        if forward is response_logits:
+            pytest.skip("the prompt-once path needs a cache")
+        enable_checkpointing(model)
+        model.train()
     g = torch.Generator().manual_seed(0)
     prompts = [torch.randint(4, 100, (n,), generator=g) for n in (7, 12, 9)]
     rows_p, rows_r = [], []
@@ -29,7 +37,7 @@ def test_prompt_once_matches_repeated_prompt_forward(tiny_policy, shuffle):
     if shuffle:  # rows of a group not adjacent: the cache is gathered by index instead of repeated
         order = torch.randperm(len(rows_p), generator=g).tolist()
         rows_p, rows_r = [rows_p[i] for i in order], [rows_r[i] for i in order]
-    logits, mask = response_logits(model, rows_p, rows_r, tok.pad_token_id)
+    logits, mask = forward(model, rows_p, rows_r, tok.pad_token_id)
     toks = torch.nn.utils.rnn.pad_sequence(rows_r, batch_first=True)
     lp = token_logprobs(logits, toks)
     loss = (lp * mask).sum()

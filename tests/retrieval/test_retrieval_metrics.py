@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from credo.retrieval.data import DataError
 from credo.retrieval.index import FacetIndex
 from credo.retrieval.metrics import evaluate_run
 
@@ -52,7 +53,7 @@ def test_index_search_save_load(tmp_path):
     assert np.allclose(back.doc_vectors(["d3"]), v[3:4])
     with pytest.raises(ValueError, match="duplicate"):
         FacetIndex(v[:2], ["a", "a"], ["f"])
-    with pytest.raises(KeyError, match="not in the index"):
+    with pytest.raises(DataError, match="not in the index"):
         idx.doc_vectors(["nope"])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataError, match="no index.json"):
         FacetIndex.load(tmp_path)

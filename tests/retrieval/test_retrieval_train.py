@@ -124,8 +124,9 @@ def test_cli_train_index_search_eval(tiny_dir, small_synth, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert {"question", "facet:method"} <= set(res) and 0 <= res["question"]["map"] <= 1
     assert main(["retrieve", "eval", "--bm25", "--beir", str(beir)]) == 0
-    with pytest.raises(SystemExit):
-        main(["retrieve", "search", "", "--model", ckpt, "--index", str(tmp_path / "ix")])
+    capsys.readouterr()
+    assert main(["retrieve", "search", "", "--model", ckpt, "--index", str(tmp_path / "ix")]) == 2
+    assert capsys.readouterr().err == "credo: error: give a question, or --like DOC_ID for doc-doc search\n"
 
 
 class Killed(Exception):
@@ -152,8 +153,8 @@ def test_resume_reproduces_the_uninterrupted_run(small_synth, tmp_path, monkeypa
     def save_then_die(run_dir, step, *args, **kwargs):
         out = save(run_dir, step, *args, **kwargs)
         if step == 4:
-            with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a row written after the checkpoint
-                f.write(json.dumps({"step": 5, "kind": "train", "loss": 9.9}) + "\n")
+            with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a row after the checkpoint, then a torn one
+                f.write(json.dumps({"step": 5, "kind": "train", "loss": 9.9}) + "\n" + '{"step": 6, "ki')
             raise Killed
         return out
 
@@ -163,7 +164,8 @@ def test_resume_reproduces_the_uninterrupted_run(small_synth, tmp_path, monkeypa
     monkeypatch.setattr(rt, "save_checkpoint", save)
     assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [4]  # keep_last=1 pruned step 2
     assert not (tmp_path / "b" / "checkpoint").exists()
-    resumed, evals = train(cfg(tmp_path / "b"), src, resume=True)
+    with pytest.warns(UserWarning, match="corrupt final line"):
+        resumed, evals = train(cfg(tmp_path / "b"), src, resume=True)
 
     def rows(run):
         lines = (run / "metrics.jsonl").read_text().splitlines()

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from credo.cli import main, recipe_path
-from credo.config import load_config
+from credo.cli import main
+from credo.config import load_config, recipe_path
 from credo.sft.trainer import padded_batch, sft_loss
 from credo.sft.wmss import (
     answer_positions,
@@ -129,8 +129,9 @@ def test_lam_one_is_plain_sft(tiny_policy):
 
 def _cfg(out, **extra):
     over = ["model.hidden_size=64", "model.num_layers=2", "model.intermediate_size=128", "task.size=64",
-            "task.eval_size=16", "sft.size=64", "sft.steps=30", "sft.batch_size=16", "wmss.steps=6", "log.save_every=2",
-            "log.tensorboard=false", f"log.output_dir={out}", "wmss.entropy_cache=" + str(out.parent / "ecache")]
+            "task.eval_size=16", "eval.size=16", "sft.size=64", "sft.steps=30", "sft.batch_size=16", "wmss.steps=6",
+            "log.save_every=2", "log.tensorboard=false", f"log.output_dir={out}",
+            "wmss.entropy_cache=" + str(out.parent / "ecache")]
     return load_config(recipe_path("wmss"), over + [f"{k}={v}" for k, v in extra.items()])
 
 
@@ -148,7 +149,7 @@ def test_kill_and_resume_gives_identical_metrics(resume_check, tmp_path):
 def test_cli_end_to_end_exports_only_the_strong_model(tmp_path, capsys):
     out = tmp_path / "run"
     over = ["model.hidden_size=64", "model.num_layers=2", "model.intermediate_size=128", "task.size=64",
-            "task.eval_size=16", "sft.size=64", "sft.steps=30", "sft.batch_size=16", "wmss.steps=12",
+            "task.eval_size=16", "eval.size=16", "sft.size=64", "sft.steps=30", "sft.batch_size=16", "wmss.steps=12",
             "wmss.lr=3e-3", "log.tensorboard=false", f"log.output_dir={out}"]
     assert main(["sft", "wmss", *over, "--wmss"]) == 0
     rows = read_metrics(out / "metrics.jsonl")

@@ -119,3 +119,35 @@ def test_resume_reproduces_the_uninterrupted_run(resume_check):
         assert tr.workflow.tracker.steps == 2 and tr.workflow.rollouts == 16
 
     resume_check(HACPOTrainer, lambda out: load_config(None, base + [f"log.output_dir={out}"]), on_resume=restored)
+
+
+def _row(agent, group, reward):
+    one = torch.ones(1)
+    return Trajectory(prompt_ids=torch.tensor([1]), response_ids=torch.tensor([2]), logprobs=torch.zeros(1),
+                      loss_mask=one, versions=torch.zeros(1, dtype=torch.long), agent=agent, group_id=group,
+                      reward=reward)
+
+
+def test_trainer_weights_cross_rows_by_omega_source_over_learner():
+    """P_weak = 0.2, P_strong = 0.8. Learner weak: its baseline rescales the strong agent's rewards by
+    omega(weak, strong) = 0.25, and a strong cross row is weighted omega(strong, weak) = 4 (learn more from the
+    stronger agent). Own [1, 0], cross [1, 1]: mu = (1 + 0 + 0.25 + 0.25) / 4 = 0.375, joint std 0.5, so
+    A = (1 - 0.375) / 0.5 = 1.25 and (0 - 0.375) / 0.5 = -0.75. Swapping omega(j, k) and omega(k, j) gives weight
+    0.25 and a baseline 2.25 > 1 (guard: own mean 0.5)."""
+    from types import SimpleNamespace
+
+    from credo.config import Config
+    from credo.credit.capability import CapabilityTracker
+
+    tracker = CapabilityTracker(["weak", "strong"], window=5)
+    tracker.update({"weak": [0.2], "strong": [0.8]})
+    omega = tracker.matrix()
+    fake = SimpleNamespace(cfg=Config(), index={"weak": 0, "strong": 1})
+    fake.cfg.hacpo.arm = "hacpo"
+    own, cross = [_row("weak", 0, 1.0), _row("weak", 0, 0.0)], [_row("strong", 0, 1.0), _row("strong", 0, 1.0)]
+    HACPOTrainer.advantages(fake, "weak", own, cross, omega)
+    assert [t.info["weight"] for t in cross] == pytest.approx([4.0, 4.0])
+    assert [t.advantage for t in own + cross] == pytest.approx([1.25, -0.75, 1.25, 1.25], abs=1e-5)
+    own, cross = [_row("strong", 1, 1.0), _row("strong", 1, 0.0)], [_row("weak", 1, 1.0), _row("weak", 1, 0.0)]
+    HACPOTrainer.advantages(fake, "strong", own, cross, omega)
+    assert [t.info["weight"] for t in cross] == pytest.approx([0.25, 0.25])

@@ -92,14 +92,11 @@ def test_frozen_agent_never_changes(tmp_path):
 def test_bad_agent_lists_name_the_entry(tmp_path):
     for agents, msg in (("[{name: a}, {name: a}]", "duplicate"), ("[{name: a, share: z}]", "earlier agent"),
                         ("[{nme: a}]", "multi.agents\\[0\\]"), ("[{name: a, model: {hiden_size: 8}}]", "hidden_size")):
-        cfg = load_config(None, SMALL + ["multi.workflow=voting", f"multi.agents={agents}",
-                                         f"log.output_dir={tmp_path}"])
-        with pytest.raises(ConfigError, match=msg):
-            MultiAgentTrainer(cfg)
-    cfg = load_config(None, SMALL + ["multi.workflow=think_reason", "multi.agents=[{name: a}]",
-                                     f"log.output_dir={tmp_path}"])
-    with pytest.raises(ValueError, match="needs 2 agents"):
-        MultiAgentTrainer(cfg)
+        with pytest.raises(ConfigError, match=msg):  # rejected when the config is loaded
+            load_config(None, SMALL + ["multi.workflow=voting", f"multi.agents={agents}", f"log.output_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="needs 2 agents"):
+        load_config(None, SMALL + ["multi.workflow=think_reason", "multi.agents=[{name: a}]",
+                                   f"log.output_dir={tmp_path}"])
 
 
 def test_multi_agent_resume_reproduces_the_uninterrupted_run(resume_check):
@@ -112,3 +109,51 @@ def test_multi_agent_resume_reproduces_the_uninterrupted_run(resume_check):
 
     resume_check(MultiAgentTrainer, lambda out: load_config(None, base + [f"log.output_dir={out}"]),
                  on_resume=restored)
+
+
+def _recorded(tr):
+    """Keep the episodes the workflow pays, to inspect the turns after the step."""
+    seen, credit = [], tr.workflow.credit
+
+    def record(episodes):
+        seen.extend(episodes)
+        return credit(episodes)
+
+    tr.workflow.credit = record
+    return seen
+
+
+def test_ccpo_v2_advantages_are_not_divided_by_the_std(tmp_path):
+    """v2 keeps Dr.GRPO advantages (norm_adv_by_std=False) so the small λ bonus is not rescaled away:
+    A = r - mean over the prompt's samples of that (agent, role)."""
+    cfg = load_config(None, SMALL + DYAD + ["multi.credit=v2", "multi.schedule=simultaneous", "sampling.n=4",
+                                            f"log.output_dir={tmp_path}"])
+    tr = MultiAgentTrainer(cfg)
+    seen = _recorded(tr)
+    tr.train_step()
+    checked = 0
+    for role in ("think", "solve"):
+        for g in {e.group_id for e in seen}:
+            ts = [t for e in seen if e.group_id == g for t in e.turns if t.role == role]
+            r = torch.tensor([t.reward for t in ts], dtype=torch.float64)
+            assert [t.advantage for t in ts] == pytest.approx((r - r.mean()).tolist(), abs=1e-6)
+            checked += int(r.std() > 0.05 and abs(float(r.std()) - 1) > 0.05)
+    assert checked > 0  # at least one group where dividing by the std would have changed the values
+
+
+def test_dacr_reward_noise_contaminates_the_scores_before_credit(tmp_path):
+    """With noise the critic must still be paid the cross-improvement of the (noisy) scores its partner's turns
+    got: r_crit = r_rewrite - r_answer; the clean verifier scores stay in ``rewards['score']``."""
+    cfg = load_config(None, SMALL + ["multi.workflow=answer_critique_rewrite", "multi.schedule=simultaneous",
+                                     "multi.agents=[{name: p}, {name: q}]", "reward.noise_p=1.0",
+                                     "reward.noise_scale=3.0", "multi.answer_penalty=0.0",
+                                     f"log.output_dir={tmp_path}"])
+    tr = MultiAgentTrainer(cfg)
+    seen = _recorded(tr)
+    m = tr.train_step()
+    assert m["reward/noise_frac"] == 1.0
+    for e in seen:
+        answer, crit, rewrite = e.turns
+        assert crit.reward == pytest.approx(rewrite.reward - answer.reward)
+        assert rewrite.reward != pytest.approx(e.score) and answer.reward != pytest.approx(e.info["answer"])
+        assert answer.rewards["score"] == e.info["answer"] and rewrite.rewards["score"] == e.score

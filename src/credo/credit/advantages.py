@@ -1,7 +1,8 @@
 """Outcome-level advantage estimators over groups of responses to the same prompt (GRPO, Dr.GRPO, RLOO).
 
 Every estimator maps ``rewards`` [N] and ``group_ids`` [N] (arbitrary, unsorted integer ids) to ``advantages`` [N] and
-a metrics dict. Statistics are computed in float64 and returned in the rewards' dtype. A group of size 1 carries no
+a metrics dict (``critic/baseline_fallback_frac``: share of groups whose robust centre fell back to the mean).
+Statistics are computed in float64 and returned in the rewards' dtype. A group of size 1 carries no
 relative signal and always gets advantage 0.
 """
 
@@ -17,6 +18,18 @@ from credo.trajectory import Trajectory
 
 ADVANTAGES = Registry("advantage", "fn(rewards: Tensor[N], group_ids: LongTensor[N], cfg) -> (advantages[N], metrics)")
 BASELINES = Registry("baseline", "fn(values: Tensor[n]) -> Tensor[] (the group centre)")
+
+
+class FallbackCount:
+    """Running counts of robust location estimates (``calls``) and of those that fell back to the plain mean
+    (too few values, or a numerical failure). Robust baselines add to :data:`FALLBACKS`."""
+
+    def __init__(self):
+        self.calls = 0
+        self.fallbacks = 0
+
+
+FALLBACKS = FallbackCount()
 
 
 @BASELINES.register("mean")
@@ -39,12 +52,16 @@ def _group_mean(r: torch.Tensor, inv: torch.Tensor, counts: torch.Tensor) -> tor
     return _group_sum(r, inv, len(counts)) / counts.to(r.dtype)
 
 
-def _group_centre(r: torch.Tensor, inv: torch.Tensor, counts: torch.Tensor, cfg: AlgoConfig) -> torch.Tensor:
-    """Per-group baseline [G]: vectorised for ``mean``, a per-group loop for any other registered estimator."""
+def _group_centre(r: torch.Tensor, inv: torch.Tensor, counts: torch.Tensor,
+                  cfg: AlgoConfig) -> tuple[torch.Tensor, float]:
+    """Per-group baseline [G] (vectorised for ``mean``, a per-group loop for any other registered estimator) and the
+    share of groups whose robust centre fell back to the plain mean."""
     fn = BASELINES.get(cfg.baseline)
     if fn is mean_baseline:
-        return _group_mean(r, inv, counts)
-    return torch.stack([torch.as_tensor(fn(r[inv == g]), dtype=r.dtype) for g in range(len(counts))])
+        return _group_mean(r, inv, counts), 0.0
+    before = FALLBACKS.fallbacks
+    centre = torch.stack([torch.as_tensor(fn(r[inv == g]), dtype=r.dtype) for g in range(len(counts))])
+    return centre, (FALLBACKS.fallbacks - before) / max(len(counts), 1)
 
 
 def _group_std(r: torch.Tensor, inv: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -78,19 +95,21 @@ def grpo(rewards: torch.Tensor, group_ids: torch.Tensor, cfg: AlgoConfig) -> tup
     r, inv, counts = _prep(rewards, group_ids)
     std = _group_std(r, inv, counts)
     zero = (std < cfg.std_eps) | (counts < 2)
-    adv = (r - _group_centre(r, inv, counts, cfg)[inv]) / (std[inv] + cfg.std_eps)
+    centre, fell_back = _group_centre(r, inv, counts, cfg)
+    adv = (r - centre[inv]) / (std[inv] + cfg.std_eps)
     adv = torch.where(zero[inv], torch.zeros_like(adv), adv)
-    return adv.to(rewards.dtype), _metrics(adv, zero)
+    return adv.to(rewards.dtype), _metrics(adv, zero) | {"critic/baseline_fallback_frac": fell_back}
 
 
 @ADVANTAGES.register("dr_grpo")
 def dr_grpo(rewards: torch.Tensor, group_ids: torch.Tensor, cfg: AlgoConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """Dr.GRPO: ``r - baseline`` (no std division); groups of size 1 -> 0."""
     r, inv, counts = _prep(rewards, group_ids)
-    adv = r - _group_centre(r, inv, counts, cfg)[inv]
+    centre, fell_back = _group_centre(r, inv, counts, cfg)
+    adv = r - centre[inv]
     adv = torch.where((counts < 2)[inv], torch.zeros_like(adv), adv)
     zero = (_group_std(r, inv, counts) < cfg.std_eps) | (counts < 2)
-    return adv.to(rewards.dtype), _metrics(adv, zero)
+    return adv.to(rewards.dtype), _metrics(adv, zero) | {"critic/baseline_fallback_frac": fell_back}
 
 
 @ADVANTAGES.register("rloo")
@@ -109,9 +128,10 @@ def compute_advantages(trajectories: Sequence[Trajectory], cfg: AlgoConfig) -> d
     fn = ADVANTAGES.get(cfg.advantage)
     if not trajectories:
         return {}
-    rewards = torch.tensor([float(t.reward) for t in trajectories], dtype=torch.float32)
-    group_ids = torch.tensor([int(t.group_id) for t in trajectories], dtype=torch.long)
-    adv, metrics = fn(rewards, group_ids, cfg)
+    with torch.device("cpu"):  # host-side statistics on scalar rewards; the learner moves advantages to its device
+        rewards = torch.tensor([float(t.reward) for t in trajectories], dtype=torch.float32)
+        group_ids = torch.tensor([int(t.group_id) for t in trajectories], dtype=torch.long)
+        adv, metrics = fn(rewards, group_ids, cfg)
     for t, a in zip(trajectories, adv.tolist()):
         t.advantage = float(a)
     return metrics

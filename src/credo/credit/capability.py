@@ -1,7 +1,8 @@
 """HACPO credit: a per-agent capability tracker and the capability-aware joint-group advantage.
 
 Capability ``P_k`` is agent k's batch statistic (mean reward, or share of positive rewards) averaged over the last K
-steps and floored; ``omega(k, j) = P_k / P_j`` clipped to ``[omega_min, omega_max]`` (1 during warm-up).
+steps and floored; ``omega(k, j) = P_k / P_j`` clipped to ``[omega_min, omega_max]`` (1 during the first ``warmup``
+steps).
 
 For learner k and one prompt, the joint group holds the n·G rewards of all agents. The baseline rescales every other
 agent's rewards to k's level, ``mu_k = mean_i omega(k, src_i) R_i`` (omega(k, k) = 1), the scale is the joint std,
@@ -54,8 +55,9 @@ class CapabilityTracker:
         return max(sum(h) / len(h), self.floor) if h else self.floor
 
     def omega(self, k: str, j: str) -> float:
-        """omega(k, j) = P_k / P_j clipped; 1 while fewer than ``warmup`` steps were recorded."""
-        if self.steps < max(self.warmup, 1) or k == j:
+        """omega(k, j) = P_k / P_j clipped; 1 while at most ``warmup`` steps were recorded (the reference code's
+        ``steps <= warmup_steps``: with warmup=0 only before the first step)."""
+        if self.steps <= self.warmup or k == j:
             return 1.0
         return min(max(self.capability(k) / self.capability(j), self.lo), self.hi)
 

@@ -13,7 +13,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from credo.config import SamplingConfig
 from credo.engines import ENGINES
+from credo.models.device import autocast, model_device
 from credo.models.forward import left_pad, prefill
+from credo.models.lora import activate
 from credo.trajectory import Trajectory
 
 
@@ -31,12 +33,17 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
 
 @ENGINES.register("hf")
 class HFEngine:
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase):
+    """Generation on the model's own device. ``mixed_precision`` (no | bf16 | fp16) autocasts the forwards;
+    ``adapter`` names the LoRA adapter activated before generating (agents sharing one base model)."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, mixed_precision: str = "no",
+                 adapter: str | None = None):
         self.model, self.tok = model, tokenizer
+        self.mixed_precision, self.adapter = mixed_precision, adapter
         self.pad_id = tokenizer.pad_token_id
         eos = model.generation_config.eos_token_id if model.generation_config else None
         eos = eos if eos is not None else tokenizer.eos_token_id
-        self.eos_ids = torch.tensor(sorted(set(eos if isinstance(eos, list) else [eos])), dtype=torch.long)
+        self.eos_ids = sorted(set(eos if isinstance(eos, list) else [eos]))
         self._piece: dict[int, str] = {}
 
     def _text(self, token: int) -> str:
@@ -50,20 +57,24 @@ class HFEngine:
                  greedy: bool = False) -> list[Trajectory]:
         was_training = self.model.training
         self.model.eval()
+        activate(self.model, self.adapter)
+        dev = model_device(self.model)
         try:
-            return self._generate(prompts, n, sampling, version, greedy)
+            with autocast(dev, self.mixed_precision):
+                return self._generate(prompts, n, sampling, version, greedy, dev)
         finally:
             self.model.train(was_training)
 
-    def _generate(self, prompts, n, sampling, version, greedy):
-        ids, mask = left_pad(prompts, self.pad_id)
+    def _generate(self, prompts, n, sampling, version, greedy, dev):
+        ids, mask = left_pad(prompts, self.pad_id, dev)
         logits, cache = prefill(self.model, ids, mask)
         rows = ids.shape[0] * n
-        rep = torch.arange(ids.shape[0]).repeat_interleave(n)
+        rep = torch.arange(ids.shape[0], device=dev).repeat_interleave(n)
         cache.batch_repeat_interleave(n)
         logits, mask = logits[rep], mask[rep]
         pos = mask.sum(-1, keepdim=True)  # next position id per row
-        active = torch.arange(rows)  # original row index of each live cache row
+        eos_ids = torch.tensor(self.eos_ids, dtype=torch.long, device=dev)
+        active = torch.arange(rows, device=dev)  # original row index of each live cache row
         out_tok: list[list[int]] = [[] for _ in range(rows)]
         out_lp: list[list[float]] = [[] for _ in range(rows)]
         texts = [""] * rows
@@ -80,7 +91,7 @@ class HFEngine:
                 probs = torch.softmax(_filter_logits(scaled, sampling.top_k, sampling.top_p), dim=-1)
                 tok = torch.multinomial(probs, 1).squeeze(-1)
             lp = logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)
-            done = torch.isin(tok, self.eos_ids)
+            done = torch.isin(tok, eos_ids)
             done_list = done.tolist()
             for j, (r, t, lp_j) in enumerate(zip(active.tolist(), tok.tolist(), lp.tolist())):
                 out_tok[r].append(t)
@@ -94,7 +105,7 @@ class HFEngine:
                     if any(s in tail for s in stops):
                         done_list[j] = True
                         finish[r] = "stop"
-            done = torch.tensor(done_list)
+            done = torch.tensor(done_list, device=dev)
             if step == sampling.max_new_tokens - 1:
                 break
             keep = (~done).nonzero().squeeze(-1)
@@ -110,12 +121,12 @@ class HFEngine:
         trajs = []
         for r in range(rows):
             p = prompts[r // n]
-            resp = torch.tensor(out_tok[r], dtype=torch.long)
+            resp = torch.tensor(out_tok[r], dtype=torch.long, device="cpu")
             trajs.append(Trajectory(
-                prompt_ids=torch.as_tensor(p, dtype=torch.long), response_ids=resp,
-                logprobs=torch.tensor(out_lp[r], dtype=torch.float32),
-                loss_mask=torch.ones(len(resp), dtype=torch.float32),
-                versions=torch.full((len(resp),), version, dtype=torch.long),
+                prompt_ids=torch.as_tensor(p, dtype=torch.long, device="cpu"), response_ids=resp,
+                logprobs=torch.tensor(out_lp[r], dtype=torch.float32, device="cpu"),
+                loss_mask=torch.ones(len(resp), dtype=torch.float32, device="cpu"),
+                versions=torch.full((len(resp),), version, dtype=torch.long, device="cpu"),
                 response_text=self.tok.decode(resp, skip_special_tokens=True),
                 group_id=r // n, finish_reason=finish[r]))
         return trajs

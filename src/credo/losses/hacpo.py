@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from credo.config import AlgoConfig
-from credo.losses.policy import _clip, _seq_mean, _where
+from credo.losses.policy import masked_where, ppo_clip_surrogate, seq_mean
 
 
 def cross_lower_bound(m: int, delta: float, delta_step: float, stepwise: bool = True) -> float:
@@ -38,18 +38,18 @@ def hacpo_loss(logprobs: torch.Tensor, mask: torch.Tensor, old_mean: torch.Tenso
     -> (loss [B] (0 for rows without valid tokens), {"ratio": s [B], "low": [B] bool, "high": [B] bool}) where low
     / high mark rows whose ratio was clipped at the lower / upper bound (self: only where the clip binds, as PPO).
     """
-    lp = _where(mask, logprobs)
-    seq = _seq_mean(lp, mask) - old_mean.to(lp.dtype)
+    lp = masked_where(mask, logprobs)
+    seq = seq_mean(lp, mask) - old_mean.to(lp.dtype)
     s = torch.exp(seq.clamp(-algo.log_ratio_clamp, algo.log_ratio_clamp))
     adv = advantages.to(lp.dtype)
-    self_loss, s_low, s_high, _ = _clip(s, adv, algo)
+    self_loss, s_low, s_high, _ = ppo_clip_surrogate(s, adv, algo)
     if naive_eps is None:
         c = s.clamp(lower, 1.0)
         cross_loss = -c * c.detach().pow(alpha) * weight.to(lp.dtype) * adv
         c_low, c_high = s < lower, s > 1.0
     else:
         sym = AlgoConfig(eps_low=naive_eps, eps_high=naive_eps)
-        cross_loss, _, _, _ = _clip(s, adv, sym)
+        cross_loss, _, _, _ = ppo_clip_surrogate(s, adv, sym)
         c_low, c_high = s < 1.0 - naive_eps, s > 1.0 + naive_eps
     loss = torch.where(cross, cross_loss, self_loss)
     valid = (mask > 0).any(-1)

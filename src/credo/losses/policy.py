@@ -26,22 +26,22 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(m, x, torch.zeros_like(x)).sum() / m.sum().clamp(min=1)
 
 
-def _where(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def masked_where(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``x`` at valid positions, 0 elsewhere (NaN/inf padding never leaks into sums or gradients)."""
     return torch.where(mask > 0, x, torch.zeros_like(x))
 
 
-def _seq_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def seq_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Masked mean over the last dim: [B, T] -> [B] (0 for rows with no valid token)."""
-    return _where(mask, x).sum(-1) / (mask > 0).sum(-1).clamp(min=1).to(x.dtype)
+    return masked_where(mask, x).sum(-1) / (mask > 0).sum(-1).clamp(min=1).to(x.dtype)
 
 
 def _inputs(logprobs, old_logprobs, advantages, mask):
     """Zero every input at padded positions so NaN/inf padding reaches neither values nor gradients."""
-    return _where(mask, logprobs), _where(mask, old_logprobs), _where(mask, advantages)
+    return masked_where(mask, logprobs), masked_where(mask, old_logprobs), masked_where(mask, advantages)
 
 
-def _clip(ratio: torch.Tensor, adv: torch.Tensor, cfg: AlgoConfig):
+def ppo_clip_surrogate(ratio: torch.Tensor, adv: torch.Tensor, cfg: AlgoConfig):
     """PPO clipped surrogate, elementwise on any shape.
 
     -> (loss = max(-A r, -A clip(r, 1-eps_low, 1+eps_high)), optionally min(., -c A) for A < 0; boolean masks
@@ -81,10 +81,10 @@ def _metrics(low, high, dual, ratio, unit_mask, log_ratio, token_mask, cfg: Algo
 def ppo_clip(logprobs, old_logprobs, advantages, mask, cfg: AlgoConfig) -> tuple[torch.Tensor, Metrics]:
     """Token-level PPO/GRPO/DAPO clip: r_t = exp(clamp(logp - old)) clipped to [1-eps_low, 1+eps_high]; dual clip."""
     logprobs, old_logprobs, advantages = _inputs(logprobs, old_logprobs, advantages, mask)
-    log_ratio = _where(mask, logprobs - old_logprobs)
+    log_ratio = masked_where(mask, logprobs - old_logprobs)
     ratio = torch.exp(log_ratio.clamp(-cfg.log_ratio_clamp, cfg.log_ratio_clamp))
-    loss, low, high, dual = _clip(ratio, advantages, cfg)
-    return _where(mask, loss), _metrics(low, high, dual, ratio, mask, log_ratio, mask, cfg)
+    loss, low, high, dual = ppo_clip_surrogate(ratio, advantages, cfg)
+    return masked_where(mask, loss), _metrics(low, high, dual, ratio, mask, log_ratio, mask, cfg)
 
 
 @POLICY_LOSSES.register("gspo")
@@ -96,16 +96,16 @@ def gspo(logprobs, old_logprobs, advantages, mask, cfg: AlgoConfig) -> tuple[tor
     Clip fractions and ratio_mean are per sequence (rows with at least one valid token).
     """
     logprobs, old_logprobs, advantages = _inputs(logprobs, old_logprobs, advantages, mask)
-    log_ratio = _where(mask, logprobs - old_logprobs)
-    seq_log_ratio = _seq_mean(log_ratio, mask).clamp(-cfg.log_ratio_clamp, cfg.log_ratio_clamp)
+    log_ratio = masked_where(mask, logprobs - old_logprobs)
+    seq_log_ratio = seq_mean(log_ratio, mask).clamp(-cfg.log_ratio_clamp, cfg.log_ratio_clamp)
     s = torch.exp(seq_log_ratio)
-    loss_seq, low, high, dual = _clip(s, _seq_mean(advantages, mask), cfg)
-    loss = _where(mask, loss_seq.unsqueeze(-1).expand_as(logprobs))
+    loss_seq, low, high, dual = ppo_clip_surrogate(s, seq_mean(advantages, mask), cfg)
+    loss = masked_where(mask, loss_seq.unsqueeze(-1).expand_as(logprobs))
     seq_mask = ((mask > 0).sum(-1) > 0).to(logprobs.dtype)
     return loss, _metrics(low, high, dual, s, seq_mask, log_ratio, mask, cfg)
 
 
-def _robust_seq_mean(log_ratio: torch.Tensor, mask: torch.Tensor, method: str, fallback: torch.Tensor) -> torch.Tensor:
+def _robustseq_mean(log_ratio: torch.Tensor, mask: torch.Tensor, method: str, fallback: torch.Tensor) -> torch.Tensor:
     """Per-row robust location of the valid token log-ratios [B, T] → [B]; rows with < 10 tokens keep ``fallback``."""
     from credo.credit.robust_mean import robust_mean
 
@@ -127,11 +127,11 @@ def gspo_token(logprobs, old_logprobs, advantages, mask, cfg: AlgoConfig) -> tup
     estimate (ARE hook b); rows with fewer than 10 valid tokens keep the mean.
     """
     logprobs, old_logprobs, advantages = _inputs(logprobs, old_logprobs, advantages, mask)
-    log_ratio = _where(mask, logprobs - old_logprobs)
-    seq_log_ratio = _seq_mean(log_ratio, mask).detach()
+    log_ratio = masked_where(mask, logprobs - old_logprobs)
+    seq_log_ratio = seq_mean(log_ratio, mask).detach()
     if cfg.seq_ratio_estimator != "mean":
-        seq_log_ratio = _robust_seq_mean(log_ratio.detach(), mask, cfg.seq_ratio_estimator, seq_log_ratio)
+        seq_log_ratio = _robustseq_mean(log_ratio.detach(), mask, cfg.seq_ratio_estimator, seq_log_ratio)
     log_s = logprobs - logprobs.detach() + seq_log_ratio.unsqueeze(-1)
     ratio = torch.exp(log_s.clamp(-cfg.log_ratio_clamp, cfg.log_ratio_clamp))
-    loss, low, high, dual = _clip(ratio, advantages, cfg)
-    return _where(mask, loss), _metrics(low, high, dual, ratio, mask, log_ratio, mask, cfg)
+    loss, low, high, dual = ppo_clip_surrogate(ratio, advantages, cfg)
+    return masked_where(mask, loss), _metrics(low, high, dual, ratio, mask, log_ratio, mask, cfg)

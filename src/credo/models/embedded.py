@@ -18,6 +18,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, processors
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from credo.train.rundir import respect_umask
+
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 # Printable ASCII (95 incl. space) plus newline and tab: 97 characters, 101 tokens with the specials.
 CHARS = [c for c in string.printable if c not in "\r\x0b\x0c"]
@@ -77,6 +79,7 @@ def build_embedded(cache_dir: Path, seed: int = 0, **shape: int) -> Path:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".embedded-", dir=out.parent))
+    respect_umask(tmp)  # mkdtemp makes 0o700; the cache gets the modes a mkdir would
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -11,23 +11,28 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
+from credo.models.device import model_device
 
-def left_pad(seqs: list[list[int]] | list[torch.Tensor], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sequences → (ids [N, L], mask [N, L]) padded on the left."""
+
+def left_pad(seqs: list[list[int]] | list[torch.Tensor], pad_id: int,
+             device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequences → (ids [N, L], mask [N, L]) padded on the left, on ``device``."""
     n, length = len(seqs), max(len(s) for s in seqs)
-    ids = torch.full((n, length), pad_id, dtype=torch.long)
-    mask = torch.zeros((n, length), dtype=torch.long)
+    ids = torch.full((n, length), pad_id, dtype=torch.long, device="cpu")  # filled on the host, then moved once
+    mask = torch.zeros((n, length), dtype=torch.long, device="cpu")
     for i, s in enumerate(seqs):
         if len(s):
-            ids[i, length - len(s):] = torch.as_tensor(s, dtype=torch.long)
+            ids[i, length - len(s):] = torch.as_tensor(s, dtype=torch.long, device="cpu")
             mask[i, length - len(s):] = 1
-    return ids, mask
+    return ids.to(device), mask.to(device)
 
 
-def right_pad(seqs: list[torch.Tensor], pad_value: float | int, dtype: torch.dtype) -> torch.Tensor:
-    """1-D tensors → [N, max len] padded on the right."""
+def right_pad(seqs: list[torch.Tensor], pad_value: float | int, dtype: torch.dtype,
+              device: torch.device | str | None = None) -> torch.Tensor:
+    """1-D tensors → [N, max len] padded on the right, on ``device`` (default: the first tensor's device)."""
+    device = device if device is not None else (seqs[0].device if seqs else "cpu")
     length = max(1, max(len(s) for s in seqs))
-    out = torch.full((len(seqs), length), pad_value, dtype=dtype)
+    out = torch.full((len(seqs), length), pad_value, dtype=dtype, device=device)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = s
     return out
@@ -43,7 +48,7 @@ def prefill(model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor) -> tu
 
 
 def unique_prompts(prompts: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Deduplicate prompts → (distinct prompts, row → distinct index [N])."""
+    """Deduplicate prompts → (distinct prompts, row → distinct index [N], on CPU)."""
     seen: dict[tuple[int, ...], int] = {}
     uniq: list[torch.Tensor] = []
     index = []
@@ -53,7 +58,7 @@ def unique_prompts(prompts: list[torch.Tensor]) -> tuple[list[torch.Tensor], tor
             seen[key] = len(uniq)
             uniq.append(p)
         index.append(seen[key])
-    return uniq, torch.tensor(index, dtype=torch.long)
+    return uniq, torch.tensor(index, dtype=torch.long, device="cpu")
 
 
 def response_logits(model: PreTrainedModel, prompts: list[torch.Tensor], responses: list[torch.Tensor],
@@ -61,24 +66,41 @@ def response_logits(model: PreTrainedModel, prompts: list[torch.Tensor], respons
     """Logits that predict each response token, with every distinct prompt forwarded once.
 
     prompts, responses: N 1-D token tensors. Returns (logits [N, T, V] where ``logits[i, t]`` predicts
-    ``responses[i][t]``, mask [N, T] of real response tokens).
+    ``responses[i][t]``, mask [N, T] of real response tokens), on the model's device.
     """
-    uniq, row = unique_prompts(prompts)
-    p_ids, p_mask = left_pad(uniq, pad_id)
+    dev = model_device(model)
+    uniq, row_cpu = unique_prompts(prompts)
+    row = row_cpu.to(dev)
+    p_ids, p_mask = left_pad(uniq, pad_id, dev)
     last, cache = prefill(model, p_ids, p_mask)
-    g = len(row) // len(uniq)
-    if len(row) == g * len(uniq) and torch.equal(row, torch.arange(len(uniq)).repeat_interleave(g)):
+    g = len(row_cpu) // len(uniq)
+    if len(row_cpu) == g * len(uniq) and row_cpu.tolist() == [i // g for i in range(len(row_cpu))]:
         cache.batch_repeat_interleave(g)  # contiguous equal groups: cheaper backward than a gather
     else:
         cache.batch_select_indices(row)  # gather the prompt cache out to the N rows (differentiable indexing)
-    r_ids = right_pad(responses, pad_id, torch.long)
-    r_mask = right_pad([torch.ones(len(r), dtype=torch.long) for r in responses], 0, torch.long)
+    r_ids = right_pad(responses, pad_id, torch.long, dev)
+    r_mask = right_pad([torch.ones(len(r), dtype=torch.long, device=dev) for r in responses], 0, torch.long, dev)
     full_mask = torch.cat([p_mask[row], r_mask], dim=1)
     start = p_mask.sum(-1)[row].unsqueeze(1)
-    pos = start + torch.arange(r_ids.shape[1]).unsqueeze(0)
+    pos = start + torch.arange(r_ids.shape[1], device=dev).unsqueeze(0)
     out = model(input_ids=r_ids, attention_mask=full_mask, position_ids=pos, cache=cache, use_cache=False)
     logits = torch.cat([last[row].unsqueeze(1), out.logits[:, :-1]], dim=1)
     return logits, r_mask.to(logits.dtype)
+
+
+def response_logits_full(model: PreTrainedModel, prompts: list[torch.Tensor], responses: list[torch.Tensor],
+                         pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Same result as :func:`response_logits`, forwarding each row's prompt + response as one sequence (no KV
+    cache; the path for gradient checkpointing, which drops caches in training forwards)."""
+    dev = model_device(model)
+    p_ids, p_mask = left_pad(prompts, pad_id, dev)
+    r_ids = right_pad(responses, pad_id, torch.long, dev)
+    r_mask = right_pad([torch.ones(len(r), dtype=torch.long, device=dev) for r in responses], 0, torch.long, dev)
+    mask = torch.cat([p_mask, r_mask], dim=1)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=torch.cat([p_ids, r_ids], dim=1), attention_mask=mask, position_ids=pos, use_cache=False)
+    lp = p_ids.shape[1]
+    return out.logits[:, lp - 1: lp - 1 + r_ids.shape[1]], r_mask.to(out.logits.dtype)
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

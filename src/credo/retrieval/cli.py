@@ -27,6 +27,8 @@ def add_subparsers(subparsers) -> argparse.ArgumentParser:
     t.add_argument("recipe")
     t.add_argument("overrides", nargs="*", help="dotted key=value overrides")
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
+    t.add_argument("--overwrite", action="store_true", help="start a fresh run in a log.output_dir that holds an "
+                   "earlier run, deleting its contents")
     t.set_defaults(retrieve_fn=cmd_train)
     i = sub.add_parser("index", help="encode a corpus into a FAISS index saved with its document ids")
     i.add_argument("--model", required=True, help="checkpoint dir, 'minilm', or a local HF encoder dir")
@@ -53,14 +55,25 @@ def add_subparsers(subparsers) -> argparse.ArgumentParser:
     return r
 
 
-def load_model(path: str):
-    """A UniFAR checkpoint (has unifar.json) or a plain encoder ('minilm' / HF dir) wrapped untrained."""
+def load_model(path: str, device: str = "auto"):
+    """A UniFAR checkpoint (has unifar.json) or a plain encoder ('minilm' / HF dir) wrapped untrained, on
+    ``device``."""
+    from credo.models.device import resolve_device
     from credo.retrieval.config import RetrievalModelConfig
+    from credo.retrieval.data import DataError
     from credo.retrieval.model import CONFIG_FILE, UniFAR
+    from credo.train.state import check_safetensors
 
+    if Path(path).is_dir():
+        check_safetensors(path)
     if Path(path, CONFIG_FILE).is_file():
-        return UniFAR.load(path)
-    return UniFAR.from_encoder(RetrievalModelConfig(path=path))
+        model = UniFAR.load(path)
+    elif path != "minilm" and not Path(path, "config.json").is_file():
+        raise DataError(f"--model {path}: not a UniFAR checkpoint (no {CONFIG_FILE}), 'minilm' or a Hugging Face "
+                        "encoder directory (no config.json)")
+    else:
+        model = UniFAR.from_encoder(RetrievalModelConfig(path=path))
+    return model.to(resolve_device(device))
 
 
 def _data(args):
@@ -78,11 +91,12 @@ def _data(args):
 
 
 def cmd_train(args) -> int:
+    from credo.config import recipe_path
     from credo.retrieval.config import load_retrieval_config
     from credo.retrieval.train import train
 
-    cfg = load_retrieval_config(args.recipe, args.overrides)
-    _, evals = train(cfg, resume=args.resume)
+    cfg = load_retrieval_config(recipe_path(args.recipe), args.overrides)
+    _, evals = train(cfg, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(evals[-1], indent=1))
     print(f"checkpoint: {Path(cfg.log.output_dir) / 'checkpoint'}")
     return 0
@@ -101,25 +115,32 @@ def cmd_index(args) -> int:
 def cmd_search(args) -> int:
     import torch
 
+    from credo.retrieval.data import DataError
     from credo.retrieval.index import FacetIndex
 
-    model, index = load_model(args.model), FacetIndex.load(args.index)
+    index = FacetIndex.load(args.index)
+    model = load_model(args.model)
     if index.facets != list(model.cfg.facets):
-        raise SystemExit(f"index facets {index.facets} differ from the model's {model.cfg.facets}")
+        raise DataError(f"index facets {index.facets} differ from the model's {model.cfg.facets}")
     with torch.inference_mode():
         model.eval()
+        dev = next(model.parameters()).device
+        docs = torch.from_numpy(index.vectors).to(dev)
         if args.like:
-            v = torch.from_numpy(index.doc_vectors([args.like])).view(1, model.k + 1, model.dim)
+            v = torch.from_numpy(index.doc_vectors([args.like])).view(1, model.k + 1, model.dim).to(dev)
             if args.facet and args.facet not in model.cfg.facets:
-                raise SystemExit(f"unknown facet {args.facet!r}; the model has {model.cfg.facets}")
-            k = model.cfg.facets.index(args.facet) if args.facet else None
-            q = model.doc_query_vectors({"g": v[:, 0], "f": v[:, 1:]}, [k]).numpy()
-            hits = index.search(q, args.top_k, exclude=[args.like])[0]
+                raise DataError(f"--facet: unknown facet {args.facet!r}; the model has {model.cfg.facets}")
+            if args.facet:
+                q = model.facet_query_vectors(v.flatten(1), model.cfg.facets.index(args.facet)).float().cpu().numpy()
+                hits = index.search(q, args.top_k, exclude=[args.like])[0]
+            else:
+                scores = model.dd_scores(v.flatten(1), [None], docs).float().cpu().numpy()
+                hits = index.rank(scores, args.top_k, exclude=[args.like])[0]
         else:
             if not args.question.strip():
-                raise SystemExit("give a question, or --like DOC_ID for doc-doc search")
-            q = model.question_vectors(model.encode_questions([args.question])).numpy()
-            hits = index.search(q, args.top_k)[0]
+                raise DataError("give a question, or --like DOC_ID for doc-doc search")
+            scores = model.qd_scores(model.encode_questions([args.question]), docs)
+            hits = index.rank(scores.float().cpu().numpy(), args.top_k)[0]
     for rank, (doc, score) in enumerate(hits, 1):
         print(json.dumps({"rank": rank, "id": doc, "score": round(score, 4)}))
     return 0
@@ -134,7 +155,9 @@ def cmd_eval(args) -> int:
     elif args.model:
         res = evaluate_model(load_model(args.model), data, args.split, args.top_k, progress=True)
     else:
-        raise SystemExit("eval needs --model or --bm25")
+        from credo.retrieval.data import DataError
+
+        raise DataError("eval needs --model or --bm25")
     print(json.dumps(res, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1))
@@ -147,9 +170,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="credo")
-    add_subparsers(parser.add_subparsers(dest="cmd", required=True))
-    return run(parser.parse_args(argv))
+    """``credo retrieve ...`` through the main CLI (same one-line errors and exit statuses)."""
+    from credo.cli import main as credo_main
+
+    return credo_main(argv)
 
 
 if __name__ == "__main__":

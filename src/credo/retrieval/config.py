@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from credo.config import ConfigError, _f, load_config
+from credo.config import _f, load_config
 
 
 @dataclass
@@ -19,7 +19,8 @@ class RetrievalModelConfig:
     max_length: int = _f(256, "token cap per document (sentences are packed into one sequence) and per question")
     facets: list = _f(["background", "method", "result"], "facet names (K = len); anchors start at their embedding")
     anchors: bool = _f(True, "learnable facet anchors; false = ablation 'no anchors' (every facet vector = mean pool)")
-    gate: str = _f("adaptive", "global/facet combination: adaptive (sigmoid gate per query type) | fixed")
+    gate: str = _f("adaptive", "global/facet combination: adaptive (sigmoid gate over [query; document global vector] "
+                   "plus a per-query-type bias) | fixed")
     fixed_gate: float = _f(0.5, "weight of the global view when gate=fixed")
     tau: float = _f(0.1, "temperature of anchor→sentence attention and of the question→facet distribution")
 
@@ -59,6 +60,7 @@ class RetrievalTrainConfig:
     grad_clip: float = _f(1.0, "gradient-norm clip (0 = off)")
     seed: int = _f(0, "seed of batching and initialisation")
     threads: int = _f(0, "torch intra-op threads (0 = leave torch's default)")
+    device: str = _f("auto", "auto (CUDA when available, else CPU) | cpu | cuda | cuda:N | mps")
 
 
 @dataclass
@@ -87,13 +89,9 @@ class RetrievalConfig:
 
 
 def load_retrieval_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RetrievalConfig:
-    """Defaults, then a YAML recipe, then ``a.b=value`` overrides (values parsed as YAML); unknown keys raise."""
-    cfg = load_config(path, overrides, schema=RetrievalConfig)
-    if cfg.model.gate not in ("adaptive", "fixed"):
-        raise ConfigError(f"model.gate must be 'adaptive' or 'fixed', got {cfg.model.gate!r}")
-    if not cfg.model.facets:
-        raise ConfigError("model.facets: at least one facet name is needed")
-    return cfg
+    """Defaults, then a YAML recipe, then ``a.b=value`` overrides (values parsed as YAML); unknown keys raise, and
+    ``credo.validate.validate`` checks every range and choice."""
+    return load_config(path, overrides, schema=RetrievalConfig)
 
 
 def to_dict(cfg: Any) -> dict:

@@ -15,8 +15,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from credo.jsonl import read_jsonl, read_lines
 
 
 class DataError(ValueError):
@@ -95,18 +98,14 @@ class RetrievalSet:
         return out
 
 
-def _read_jsonl(path: Path, what: str) -> list[dict]:
+def _read_jsonl(path: Path, what: str) -> Iterator[tuple[str, dict]]:
+    """``("file:line", object)`` per row, streamed with the limits of ``credo.jsonl``."""
     if not path.is_file():
         raise DataError(f"missing {what} file: {path}")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{i}: not valid JSON: {e}") from e
-    return rows
+    for i, row in read_jsonl(path, DataError):
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
+        yield f"{path}:{i}", row
 
 
 def read_beir(root: str | Path, name: str | None = None) -> RetrievalSet:
@@ -115,20 +114,32 @@ def read_beir(root: str | Path, name: str | None = None) -> RetrievalSet:
     if not root.is_dir():
         raise DataError(f"BEIR folder not found: {root}")
     corpus: dict[str, Doc] = {}
-    for r in _read_jsonl(root / "corpus.jsonl", "corpus"):
+    for where, r in _read_jsonl(root / "corpus.jsonl", "corpus"):
         did = str(r.get("_id", ""))
         if not did:
-            raise DataError(f"{root}/corpus.jsonl: a row has no _id")
+            raise DataError(f"{where}: the row has no _id")
         if did in corpus:
-            raise DataError(f"{root}/corpus.jsonl: duplicate document id {did!r}")
-        meta = dict(r.get("metadata") or {})
-        corpus[did] = Doc(did, r.get("title", "") or "", r.get("text", "") or "", meta.pop("sentences", []), meta)
+            raise DataError(f"{where}: duplicate document id {did!r}")
+        meta = r.get("metadata") or {}
+        title, text = r.get("title", "") or "", r.get("text", "") or ""
+        if not (isinstance(meta, dict) and isinstance(title, str) and isinstance(text, str)):
+            raise DataError(f"{where}: title and text must be strings and metadata an object")
+        meta = dict(meta)
+        try:
+            corpus[did] = Doc(did, title, text, meta.pop("sentences", []), meta)
+        except DataError as e:
+            raise DataError(f"{where}: {e}") from e
     queries: dict[str, Query] = {}
-    for r in _read_jsonl(root / "queries.jsonl", "queries"):
+    for where, r in _read_jsonl(root / "queries.jsonl", "queries"):
         qid = str(r.get("_id", ""))
+        if not qid:
+            raise DataError(f"{where}: the row has no _id")
         if qid in queries:
-            raise DataError(f"{root}/queries.jsonl: duplicate query id {qid!r}")
-        queries[qid] = Query(qid, r.get("text", "") or "", dict(r.get("metadata") or {}))
+            raise DataError(f"{where}: duplicate query id {qid!r}")
+        text, meta = r.get("text", "") or "", r.get("metadata") or {}
+        if not (isinstance(text, str) and isinstance(meta, dict)):
+            raise DataError(f"{where}: text must be a string and metadata an object")
+        queries[qid] = Query(qid, text, dict(meta))
     qdir = root / "qrels"
     files = sorted(qdir.glob("*.tsv")) if qdir.is_dir() else []
     if not files:
@@ -136,13 +147,16 @@ def read_beir(root: str | Path, name: str | None = None) -> RetrievalSet:
     qrels: dict[str, dict[str, dict[str, int]]] = {}
     for f in files:
         split: dict[str, dict[str, int]] = {}
-        with f.open(encoding="utf-8") as fh:
-            for i, row in enumerate(csv.reader(fh, delimiter="\t"), 1):
-                if not row or (i == 1 and row[0] == "query-id"):
-                    continue
-                if len(row) != 3:
-                    raise DataError(f"{f}:{i}: expected 'query-id<TAB>corpus-id<TAB>score', got {row!r}")
+        for i, line in read_lines(f, DataError):
+            row = next(csv.reader([line], delimiter="\t"), [])
+            if not row or (i == 1 and row[0] == "query-id"):
+                continue
+            if len(row) != 3:
+                raise DataError(f"{f}:{i}: expected 'query-id<TAB>corpus-id<TAB>score', got {row!r}")
+            try:
                 split.setdefault(row[0], {})[row[1]] = int(row[2])
+            except ValueError as e:
+                raise DataError(f"{f}:{i}: score {row[2]!r} is not an integer") from e
         qrels[f.stem] = split
     return RetrievalSet(corpus, queries, qrels, name or root.name).validate()
 

@@ -6,7 +6,6 @@ Document queries never retrieve themselves.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from credo.retrieval.data import RetrievalSet
@@ -26,27 +25,36 @@ def query_groups(data: RetrievalSet, split: str) -> dict[str, list[str]]:
 
 
 @torch.inference_mode()
-def query_vectors(model, data: RetrievalSet, qids: list[str], index: FacetIndex, batch_size: int = 64) -> np.ndarray:
-    """(B, (K+1)·D) search vectors: questions through the encoder, query documents from their indexed vectors."""
+def search_queries(model, data: RetrievalSet, qids: list[str], index: FacetIndex, top_k: int = 100,
+                   batch_size: int = 64) -> list[list[tuple[str, float]]]:
+    """Per query its top-k (doc id, score): questions and unconditioned query documents are scored exactly against
+    every indexed vector (the gate reads the pair); facet-conditioned ones by one inner-product search.
+    Query documents never retrieve themselves."""
     was = model.training
     model.eval()
+    dev = next(model.parameters()).device
+    docs = torch.from_numpy(index.vectors).to(dev)
     out = []
     for s in range(0, len(qids), batch_size):
         qs = [data.queries[q] for q in qids[s : s + batch_size]]
         if qs[0].query_doc is None:
-            out.append(model.question_vectors(model.encode_questions([q.text for q in qs])))
+            scores = model.qd_scores(model.encode_questions([q.text for q in qs]), docs)
+            out += index.rank(scores.float().cpu().numpy(), top_k)
+            continue
+        qv = torch.from_numpy(index.doc_vectors([q.query_doc for q in qs])).to(dev)
+        facets = []
+        for q in qs:
+            f = q.meta.get("facet")
+            if f is not None and f not in model.cfg.facets:
+                raise ValueError(f"query {q.id!r} asks for facet {f!r}; the model has {model.cfg.facets}")
+            facets.append(None if f is None else model.cfg.facets.index(f))
+        excl = [q.query_doc for q in qs]
+        if len(set(facets)) == 1 and facets[0] is not None:
+            out += index.search(model.facet_query_vectors(qv, facets[0]).cpu().numpy(), top_k, exclude=excl)
         else:
-            v = torch.from_numpy(index.doc_vectors([q.query_doc for q in qs])).view(len(qs), model.k + 1, model.dim)
-            facets = []
-            for q in qs:
-                f = q.meta.get("facet")
-                if f is not None and f not in model.cfg.facets:
-                    raise ValueError(f"query {q.id!r} asks for facet {f!r}; the model has {model.cfg.facets}")
-                facets.append(None if f is None else model.cfg.facets.index(f))
-            dev = next(model.parameters()).device
-            out.append(model.doc_query_vectors({"g": v[:, 0].to(dev), "f": v[:, 1:].to(dev)}, facets))
+            out += index.rank(model.dd_scores(qv, facets, docs).float().cpu().numpy(), top_k, exclude=excl)
     model.train(was)
-    return torch.cat(out).float().cpu().numpy()
+    return out
 
 
 def evaluate_model(
@@ -65,10 +73,7 @@ def evaluate_model(
         index = FacetIndex(encode_corpus(model, docs, batch_size, progress), [d.id for d in docs], model.cfg.facets)
     res = {}
     for group, qids in sorted(query_groups(data, split).items()):
-        # within a batch all queries share a kind; groups are single-kind
-        vecs = query_vectors(model, data, qids, index)
-        excl = [data.queries[q].query_doc for q in qids]
-        hits = index.search(vecs, top_k, exclude=excl if excl[0] is not None else None)
+        hits = search_queries(model, data, qids, index, top_k)  # groups are single-kind
         run = {q: dict(h) for q, h in zip(qids, hits)}
         res[group] = evaluate_run({q: data.split(split)[q] for q in qids}, run, metrics)[0]
     return res

@@ -1,9 +1,10 @@
 """FAISS index over UniFAR document vectors (inner product on per-block normalised vectors), saved with the corpus ids
 (``index.faiss`` + ``index.json``).
 
-A document is stored as [ĝ, f̂_1, .., f̂_K] ((K+1)·D floats); a query vector from ``UniFAR.question_vectors`` or
-``UniFAR.doc_query_vectors`` weights the blocks, so one inner-product search gives the gated q-doc score, the
-unconditioned doc-doc score, or the facet-conditioned score. Without faiss installed a NumPy matmul is used.
+A document is stored as [ĝ, f̂_1, .., f̂_K] ((K+1)·D floats). Facet-conditioned doc-doc search is one inner-product
+search (``search`` with ``UniFAR.facet_query_vectors``; a NumPy matmul without faiss); the gated scores depend on the
+(query, document) pair, so questions and unconditioned doc-doc queries are scored exactly against the stored vectors
+(``UniFAR.qd_scores`` / ``dd_scores``) and ranked with ``rank``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from credo.retrieval.data import Doc
+from credo.retrieval.data import DataError, Doc
 from credo.train.checkpoint import write_dir_atomically
 
 
@@ -57,9 +58,9 @@ def encode_texts(model, texts: list[str], batch_size: int = 32, progress: bool =
 class FacetIndex:
     def __init__(self, vectors: np.ndarray, ids: list[str], facets: list[str]):
         if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+            raise DataError(f"{len(ids)} ids for {len(vectors)} vectors")
         if len(set(ids)) != len(ids):
-            raise ValueError("duplicate document ids in the index")
+            raise DataError("duplicate document ids in the index")
         self.ids, self.facets = list(ids), list(facets)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.pos = {d: i for i, d in enumerate(self.ids)}
@@ -75,14 +76,20 @@ class FacetIndex:
         """queries (B, (K+1)·D) → per query a list of (doc id, score), best first; ``exclude[i]`` drops one id."""
         q = np.ascontiguousarray(queries, dtype=np.float32)
         k = min(top_k + (1 if exclude else 0), len(self.ids))
-        if self.index is not None:
-            scores, idx = self.index.search(q, k)
-        else:
-            sims = q @ self.vectors.T
-            idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-            scores = np.take_along_axis(sims, idx, 1)
+        if self.index is None:
+            return self.rank(q @ self.vectors.T, top_k, exclude)
+        scores, idx = self.index.search(q, k)
+        return self._hits(idx, scores, top_k, exclude)
+
+    def rank(self, scores: np.ndarray, top_k: int = 10, exclude: list[str | None] | None = None):
+        """scores (B, N) over the indexed documents (index order) → per query a list of (doc id, score), best first."""
+        k = min(top_k + (1 if exclude else 0), len(self.ids))
+        idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return self._hits(idx, np.take_along_axis(scores, idx, 1), top_k, exclude)
+
+    def _hits(self, idx: np.ndarray, scores: np.ndarray, top_k: int, exclude: list[str | None] | None):
         out = []
-        for b in range(len(q)):
+        for b in range(len(idx)):
             drop = exclude[b] if exclude else None
             hits = [(self.ids[i], float(s)) for i, s in zip(idx[b], scores[b]) if i >= 0 and self.ids[i] != drop]
             out.append(hits[:top_k])
@@ -91,7 +98,7 @@ class FacetIndex:
     def doc_vectors(self, ids: list[str]) -> np.ndarray:
         missing = [d for d in ids if d not in self.pos]
         if missing:
-            raise KeyError(f"documents not in the index: {missing[:5]}")
+            raise DataError(f"documents not in the index: {missing[:5]}")
         return self.vectors[[self.pos[d] for d in ids]]
 
     def save(self, out: str | Path) -> Path:
@@ -111,13 +118,20 @@ class FacetIndex:
     def load(cls, path: str | Path) -> FacetIndex:
         path = Path(path)
         if not (path / "index.json").is_file():
-            raise FileNotFoundError(f"{path} is not a credo retrieval index (no index.json)")
-        meta = json.loads((path / "index.json").read_text())
-        if (path / "index.faiss").is_file():
-            import faiss
+            raise DataError(f"--index {path}: not a credo retrieval index (no index.json)")
+        try:
+            meta = json.loads((path / "index.json").read_text(encoding="utf-8"))
+            ids, facets = meta["ids"], meta["facets"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{path / 'index.json'}: truncated or malformed ({e!r})") from e
+        try:
+            if (path / "index.faiss").is_file():
+                import faiss
 
-            idx = faiss.read_index(str(path / "index.faiss"))
-            vectors = idx.reconstruct_n(0, idx.ntotal)
-        else:
-            vectors = np.load(path / "vectors.npy")
-        return cls(vectors, meta["ids"], meta["facets"])
+                idx = faiss.read_index(str(path / "index.faiss"))
+                vectors = idx.reconstruct_n(0, idx.ntotal)
+            else:
+                vectors = np.load(path / "vectors.npy", allow_pickle=False)
+        except (OSError, ValueError, RuntimeError) as e:
+            raise DataError(f"{path}: index vectors truncated or unreadable ({e})") from e
+        return cls(vectors, ids, facets)

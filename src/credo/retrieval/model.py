@@ -7,10 +7,12 @@
 * K anchors a_k (K×D, initialised from E("background"), ...): attention α_kj = softmax_j(cos(W a_k, s_j) / τ) over
   valid (non-padded, non-truncated) sentences; facet vectors f_k = Σ_j α_kj s_j (K×D).
 * question q: e_q = mean of its tokens; facet distribution p(k|q) = softmax_k(cos(W a_k, e_q) / τ).
-* gate β = σ(wᵀ x̂ + b_type) with x = e_q (question) or g (query document); ``gate=fixed`` uses a constant.
-* q-doc score = β cos(e_q, g) + (1-β) Σ_k p(k|q) cos(e_q, f_k)   (score-level fusion, so it is one inner product of
-  ``query_vectors`` (B×(K+1)D) with ``doc_vectors`` (N×(K+1)D): FAISS-indexable);
-  doc-doc score = β cos(g, g') + (1-β)/K Σ_k cos(f_k, f'_k); facet-conditioned on k*: cos(f_k*, f'_k*).
+* gate per (query, document) pair β = σ(wᵀ[x̂; ĝ] + b + b_type), x = e_q (question) or the query document's g,
+  ĝ the candidate document's global vector (all unit-normalised); ``gate=fixed`` uses a constant.
+* q-doc score = β cos(e_q, g) + (1-β) Σ_k p(k|q) cos(e_q, f_k)   (``qd_scores``; reads only the stored
+  ``doc_vectors`` [ĝ, f̂_1..f̂_K], so an index can be scored exactly);
+  doc-doc score = β cos(g, g') + (1-β)/K Σ_k cos(f_k, f'_k); facet-conditioned on k*: cos(f_k*, f'_k*), no gate
+  (``dd_scores``; the facet-conditioned score is one inner product of ``facet_query_vectors`` with ``doc_vectors``).
 * ``anchors=False`` (ablation): f_k = g, p uniform — a plain mean-pooling bi-encoder.
 """
 
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from credo.retrieval.config import RetrievalModelConfig
+from credo.retrieval.data import DataError
 from credo.train.checkpoint import write_dir_atomically
 
 HEAD_FILE, CONFIG_FILE = "unifar_head.safetensors", "unifar.json"
@@ -55,7 +58,7 @@ class UniFAR(nn.Module):
         self.anchors = nn.Parameter(init.clone())
         self.proj = nn.Linear(d, d, bias=False)
         nn.init.eye_(self.proj.weight)
-        self.gate = nn.Linear(d, 1)
+        self.gate = nn.Linear(2 * d, 1)  # over [query vector; document global vector]
         nn.init.zeros_(self.gate.weight)
         nn.init.zeros_(self.gate.bias)
         self.type_bias = nn.Parameter(torch.zeros(2))  # 0 = question, 1 = query document
@@ -94,9 +97,16 @@ class UniFAR(nn.Module):
         path = Path(path)
         if not (path / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"{path} is not a UniFAR checkpoint (no {CONFIG_FILE})")
-        cfg = RetrievalModelConfig(**{**json.loads((path / CONFIG_FILE).read_text()), "path": str(path)})
+        try:
+            cfg = RetrievalModelConfig(**{**json.loads((path / CONFIG_FILE).read_text()), "path": str(path)})
+        except (ValueError, TypeError) as e:  # truncated JSON, or keys of another version
+            raise DataError(f"{path / CONFIG_FILE}: truncated or not a UniFAR config ({e})") from e
         model = cls.from_encoder(cfg)
-        missing, unexpected = model.load_state_dict(load_file(str(path / HEAD_FILE)), strict=False)
+        head = load_file(str(path / HEAD_FILE))
+        if "gate.weight" in head and head["gate.weight"].shape != model.gate.weight.shape:
+            raise ValueError(f"{path}/{HEAD_FILE}: gate of shape {tuple(head['gate.weight'].shape)} is from an earlier "
+                             f"UniFAR whose gate read the query only; retrain (the gate now reads [query; document])")
+        missing, unexpected = model.load_state_dict(head, strict=False)
         if unexpected or any(not m.startswith("encoder.") for m in missing):
             raise ValueError(f"{path}/{HEAD_FILE}: head mismatch (missing {missing}, unexpected {unexpected})")
         return model
@@ -166,21 +176,24 @@ class UniFAR(nn.Module):
             f = g.unsqueeze(1).expand(-1, self.k, -1)
         return {"g": g, "s": s, "smask": smask, "attn": attn, "f": f}
 
-    def gate_value(self, x: torch.Tensor, kind: int) -> torch.Tensor:
-        """β in [0, 1] per row of x (B, D); kind 0 = question, 1 = query document."""
+    def gate_value(self, x: torch.Tensor, g: torch.Tensor, kind: int) -> torch.Tensor:
+        """β = σ(wᵀ[x̂; ĝ] + b + b_kind) for every pair of a query row of x (B, D) and a document row of g (N, D)
+        → (B, N); kind 0 = question, 1 = query document."""
         if self.cfg.gate == "fixed":
-            return torch.full((x.shape[0],), float(self.cfg.fixed_gate), device=x.device)
-        return torch.sigmoid(self.gate(F.normalize(x, dim=-1)).squeeze(-1) + self.type_bias[kind])
+            return torch.full((x.shape[0], g.shape[0]), float(self.cfg.fixed_gate), device=x.device)
+        w = self.gate.weight[0]
+        a = F.normalize(x, dim=-1) @ w[: self.dim] + self.gate.bias + self.type_bias[kind]
+        return torch.sigmoid(a.unsqueeze(1) + (F.normalize(g, dim=-1) @ w[self.dim :]).unsqueeze(0))
 
     def encode_questions(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        """→ e (B, D), p (B, K) question→facet distribution, beta (B,)."""
+        """→ e (B, D), p (B, K) question→facet distribution."""
         e = self.embed(texts)
         if self.cfg.anchors:
             a = F.normalize(self.proj(self.anchors), dim=-1)
             p = torch.softmax(F.normalize(e, dim=-1) @ a.T / self.cfg.tau, dim=-1)
         else:
             p = torch.full((e.shape[0], self.k), 1.0 / self.k, device=e.device)
-        return {"e": e, "p": p, "beta": self.gate_value(e, 0)}
+        return {"e": e, "p": p}
 
     # ---- indexable vectors ------------------------------------------------------------------------------------
     @staticmethod
@@ -188,19 +201,32 @@ class UniFAR(nn.Module):
         """[ĝ, f̂_1, .., f̂_K] (B, (K+1)·D)."""
         return torch.cat([F.normalize(d["g"], dim=-1).unsqueeze(1), F.normalize(d["f"], dim=-1)], 1).flatten(1)
 
-    @staticmethod
-    def question_vectors(q: dict[str, torch.Tensor]) -> torch.Tensor:
-        """[β ê, (1-β) p_1 ê, .., (1-β) p_K ê] (B, (K+1)·D): inner product with doc_vectors = q-doc score."""
-        e, beta = F.normalize(q["e"], dim=-1), q["beta"].unsqueeze(-1)
-        w = torch.cat([beta, (1 - beta) * q["p"]], 1)  # (B, K+1)
-        return (w.unsqueeze(-1) * e.unsqueeze(1)).flatten(1)
+    def _blocks(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = vectors.view(-1, self.k + 1, self.dim)
+        return v[:, 0], v[:, 1:]
 
-    def doc_query_vectors(self, d: dict[str, torch.Tensor], facets: list[int | None]) -> torch.Tensor:
-        """Query documents → (B, (K+1)·D): facet k → only block k (cos(f_k, f'_k)); None → gated mix of all blocks."""
-        v = self.doc_vectors(d).view(-1, self.k + 1, self.dim)
-        beta = self.gate_value(d["g"], 1).unsqueeze(-1)
-        fk = torch.tensor([-1 if k is None else k for k in facets], device=v.device)
-        one = F.one_hot(fk.clamp(min=0) + 1, self.k + 1).to(v.dtype)
-        mix = torch.cat([beta, ((1 - beta) / self.k).expand(-1, self.k)], 1)
-        w = torch.where((fk < 0).unsqueeze(-1), mix, one)
-        return (w.unsqueeze(-1) * v).flatten(1)
+    def qd_scores(self, q: dict[str, torch.Tensor], docs: torch.Tensor) -> torch.Tensor:
+        """Questions (``encode_questions``) × documents (``doc_vectors``, N×(K+1)D) → (B, N) gated q-doc scores."""
+        e = F.normalize(q["e"], dim=-1)
+        g, f = self._blocks(docs.to(device=e.device, dtype=e.dtype))
+        beta = self.gate_value(e, g, 0)
+        return beta * (e @ g.T) + (1 - beta) * torch.einsum("bd,nkd,bk->bn", e, f, q["p"])
+
+    def facet_query_vectors(self, qdocs: torch.Tensor, facet: int) -> torch.Tensor:
+        """Query documents' ``doc_vectors`` (B×(K+1)D) → vectors whose inner product with ``doc_vectors`` is
+        cos(f_k, f'_k) for k = ``facet`` (only block k + 1 kept)."""
+        v = qdocs.view(-1, self.k + 1, self.dim)
+        keep = torch.zeros(self.k + 1, 1, dtype=v.dtype, device=v.device)
+        keep[facet + 1] = 1.0
+        return (v * keep).flatten(1)
+
+    def dd_scores(self, qdocs: torch.Tensor, facets: list[int | None], docs: torch.Tensor) -> torch.Tensor:
+        """Query documents (B×(K+1)D) × documents (N×(K+1)D) → (B, N): facet k → cos(f_k, f'_k); None → the gated
+        mix β cos(g, g') + (1-β)/K Σ_k cos(f_k, f'_k)."""
+        qg, qf = self._blocks(qdocs)
+        g, f = self._blocks(docs.to(device=qdocs.device, dtype=qdocs.dtype))
+        beta = self.gate_value(qg, g, 1)
+        mixed = beta * (qg @ g.T) + (1 - beta) * torch.einsum("bkd,nkd->bn", qf, f) / self.k
+        facet = torch.einsum("bkd,nkd->bkn", qf, f)  # (B, K, N)
+        rows = [mixed[i] if k is None else facet[i, k] for i, k in enumerate(facets)]
+        return torch.stack(rows)

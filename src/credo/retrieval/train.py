@@ -19,12 +19,16 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from credo.models.device import resolve_device
 from credo.retrieval.config import RetrievalConfig, to_dict
-from credo.retrieval.data import RetrievalSet
+from credo.retrieval.data import DataError, RetrievalSet
 from credo.retrieval.evaluate import evaluate_model
 from credo.retrieval.losses import facet_kl, info_nce
 from credo.retrieval.model import UniFAR
-from credo.train.checkpoint import latest_checkpoint, load_checkpoint_state, save_checkpoint, set_rng_state
+from credo.train.checkpoint import load_checkpoint_state, save_checkpoint, set_rng_state
+from credo.train.metrics import truncate_after
+from credo.train.rundir import open_run_dir
+from credo.validate import validate
 
 
 @dataclass
@@ -64,7 +68,7 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
             elif name.startswith("beir:"):
                 cache[name] = read_beir(name[5:])
             else:
-                raise ValueError(f"unknown data source {name!r}: synthetic | pubmedqa | foldoc | beir:DIR | none")
+                raise DataError(f"unknown data source {name!r}: synthetic | pubmedqa | foldoc | beir:DIR | none")
         return cache[name]
 
     return Sources(get(d.qd), get(d.dd))
@@ -113,8 +117,8 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         cands, labels, mask = _candidates(src.qd, batch, rng, t.hard_negatives)
         d = model.encode_docs([src.qd.corpus[c].units() for c in cands])
         q = model.encode_questions([src.qd.queries[x].text for x, _, _ in batch])
-        scores = model.question_vectors(q) @ model.doc_vectors(d).T
-        losses["qd"] = info_nce(scores, labels, t.temperature, mask)
+        scores = model.qd_scores(q, model.doc_vectors(d))
+        losses["qd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
         if t.w_kl > 0 and model.cfg.anchors:
             target = _facet_target(model, src.qd, [x for x, _, _ in batch], d["f"][: len(batch)], q["e"])
             losses["kl"] = facet_kl(q["p"], target)
@@ -127,39 +131,45 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         facets = [
             model.cfg.facets.index(q.meta["facet"]) if q.meta.get("facet") in model.cfg.facets else None for q in qs
         ]
-        qv = model.doc_query_vectors({k: v[:b] for k, v in d.items()}, facets)
-        scores = qv @ model.doc_vectors({k: v[b:] for k, v in d.items()}).T
-        losses["dd"] = info_nce(scores, labels, t.temperature, mask)
+        vecs = model.doc_vectors(d)
+        scores = model.dd_scores(vecs[:b], facets, vecs[b:])
+        losses["dd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
     return losses
 
 
 def train(
-    cfg: RetrievalConfig, src: Sources | None = None, model: UniFAR | None = None, resume: bool = False
+    cfg: RetrievalConfig,
+    src: Sources | None = None,
+    model: UniFAR | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> tuple[UniFAR, list[dict]]:
     """Train, evaluating before/after (and every ``eval.every`` steps); writes metrics.jsonl, config.yaml,
     ``checkpoints/step_N/`` every ``log.save_every`` steps and the final ``checkpoint/`` under ``log.output_dir``.
     ``resume`` continues from the latest ``checkpoints/step_N/`` (model, optimizer, batching and torch RNG) and
-    reproduces the uninterrupted run exactly. Returns the model and the list of eval records."""
+    reproduces the uninterrupted run exactly; a folder that holds an earlier run needs ``resume`` or ``overwrite``
+    (see ``credo.train.rundir``). Returns the model and the list of eval records."""
+    validate(cfg)
     t = cfg.train
     if t.threads:
         torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed)
     rng = random.Random(t.seed)
-    src = src or load_sources(cfg)
     out = Path(cfg.log.output_dir)
-    ckpt = latest_checkpoint(out) if resume else None
-    model = UniFAR.load(ckpt / "model") if ckpt else model or UniFAR.from_encoder(cfg.model)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    lock, ckpt = open_run_dir(out, resume, overwrite)
+    state = load_checkpoint_state(ckpt) if ckpt else None  # a bad or old state is refused before any model loads
+    src = src or load_sources(cfg)
     pools = (_pool(src.qd, "question"), _pool(src.dd, "document"))
     if not (pools[0] and t.w_qd > 0) and not (pools[1] and t.w_dd > 0) and t.steps > 0:
-        raise ValueError("nothing to train on: no q-doc or doc-doc training queries with a positive weight")
+        raise DataError("nothing to train on: no q-doc or doc-doc training queries with a positive weight")
+    model = UniFAR.load(ckpt / "model") if ckpt else model or UniFAR.from_encoder(cfg.model)
+    model.to(resolve_device(t.device))
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": t.lr}, {"params": head, "lr": t.head_lr}])
     evals: list[dict] = []
     start = 0
-    if ckpt:
-        state = load_checkpoint_state(ckpt)
+    if state is not None:
         opt.load_state_dict(state["optimizer"])
         rng.setstate(state["batch_rng"])
         set_rng_state(state["rng"])
@@ -201,13 +211,14 @@ def train(
         run_eval(t.steps)
     log.close()
     model.save(out / "checkpoint")
+    lock.release()
     return model, evals
 
 
 def _open_log(path: Path, resume_step: int | None):
-    """metrics.jsonl for appending; on resume, first drop the rows written after the checkpoint's step."""
+    """metrics.jsonl for appending; on resume, first drop the rows written after the checkpoint's step (and a torn
+    last line, with a warning)."""
     if resume_step is None or not path.is_file():
         return path.open("w")
-    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_step]
-    path.write_text("".join(line + "\n" for line in keep))
+    truncate_after(path, resume_step)
     return path.open("a")

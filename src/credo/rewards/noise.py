@@ -3,7 +3,9 @@
 With probability ``p`` a trajectory's reward gets additive noise: Student-t with ``df`` degrees of freedom times
 ``scale``, or a Pareto outlier ``± scale · (1 + Pareto(shape = df))`` with a random sign. The raw verifier score is
 left untouched (``rewards["score"]``), so accuracy and dynamic sampling still see the truth; the noise is stored in
-``rewards["noise"]`` and added to ``reward``. Seeded, and its generator state goes into checkpoints.
+``rewards["noise"]`` and added to ``reward``. Seeded, and its generator state goes into checkpoints. Workflows whose
+credit is a function of several verifier scores (DACR) contaminate those scores before credit instead
+(``Workflow.contaminate``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ class RewardNoise:
         for t, xi in zip(trajs, noise.tolist()):
             t.rewards["noise"] = xi
             t.reward += xi
+        return self.summary(noise)
+
+    @staticmethod
+    def summary(noise: np.ndarray) -> dict[str, float]:
+        """Share of contaminated values and their mean |noise| (noise: the array ``sample`` returned)."""
+        noise = np.asarray(noise, dtype=float).ravel()
         hit = noise != 0
         return {"reward/noise_frac": float(hit.mean()) if len(noise) else 0.0,
                 "reward/noise_abs_mean": float(np.abs(noise[hit]).mean()) if hit.any() else 0.0}

@@ -13,11 +13,13 @@ import torch
 from transformers import PreTrainedModel
 
 from credo.config import SFTConfig
+from credo.models.device import autocast, model_device, on_host
 from credo.train.learner import lr_lambda
 
 IGNORE = -100
 
 
+@on_host
 def padded_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
     """→ input_ids [B, L], attention_mask [B, L], labels [B, L] (prompt and padding labelled -100)."""
     length = max(len(p) + len(a) for p, a in examples)
@@ -31,6 +33,7 @@ def padded_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> di
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+@on_host
 def packed_batch(examples: list[tuple[list[int], list[int]]], pad_id: int, length: int) -> dict[str, torch.Tensor]:
     """First-fit packing → input_ids, labels, position_ids [R, length] and a 4-D mask [R, 1, length, length]."""
     rows: list[list[tuple[list[int], list[int]]]] = []
@@ -66,11 +69,15 @@ def packed_batch(examples: list[tuple[list[int], list[int]]], pad_id: int, lengt
     return {"input_ids": ids, "labels": labels, "position_ids": pos, "attention_mask": mask.unsqueeze(1)}
 
 
-def sft_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over labelled tokens, and their count."""
+def sft_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor],
+             mixed_precision: str = "no") -> tuple[torch.Tensor, int]:
+    """Summed next-token cross-entropy over labelled tokens, and their count (batch moved to the model's device)."""
+    dev = model_device(model)
+    batch = {k: v.to(dev) for k, v in batch.items()}
     labels = batch["labels"]
     inputs = {k: v for k, v in batch.items() if k != "labels"}
-    logits = model(**inputs).logits[:, :-1].float()
+    with autocast(dev, mixed_precision):
+        logits = model(**inputs).logits[:, :-1].float()
     target = labels[:, 1:]
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                              ignore_index=IGNORE, reduction="sum")
@@ -78,28 +85,33 @@ def sft_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> tuple[to
 
 
 def sft_train(model: PreTrainedModel, pad_id: int, examples: list[tuple[list[int], list[int]]], cfg: SFTConfig,
-              seed: int = 0, log=None) -> dict[str, float]:
+              seed: int = 0, log=None, mixed_precision: str = "no") -> dict[str, float]:
     """Train ``cfg.steps`` AdamW steps on batches of ``cfg.batch_size`` examples (token-mean loss, warm-up then
-    cosine LR). ``log(step, metrics)`` is called every step if given. Returns ``sft/*`` summary metrics."""
+    cosine LR) on the model's device. ``log(step, metrics)`` is called every step if given. Returns ``sft/*``
+    summary metrics. With LoRA only the adapter trains (the base is frozen)."""
     if not examples:
         raise ValueError("SFT needs at least one example")
     model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda("cosine", max(1, cfg.steps // 20), cfg.steps))
-    g = torch.Generator().manual_seed(seed)
+    scaler = torch.amp.GradScaler(model_device(model).type, enabled=mixed_precision == "fp16")
+    g = torch.Generator(device="cpu").manual_seed(seed)
     order: list[int] = []
     first = last = math.nan
     for step in range(cfg.steps):
         if len(order) < cfg.batch_size:
-            order += torch.randperm(len(examples), generator=g).tolist()
+            order += torch.randperm(len(examples), generator=g, device="cpu").tolist()
         chosen = [examples[i] for i in order[: cfg.batch_size]]
         del order[: cfg.batch_size]
         batch = (packed_batch(chosen, pad_id, cfg.pack_length) if cfg.packing else padded_batch(chosen, pad_id))
-        total, count = sft_loss(model, batch)
+        total, count = sft_loss(model, batch, mixed_precision)
         loss = total / max(count, 1)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        scaler.step(opt)
+        scaler.update()
         sched.step()
         opt.zero_grad(set_to_none=True)
         last = float(loss.detach())

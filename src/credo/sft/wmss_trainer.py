@@ -18,11 +18,13 @@ import torch
 import yaml
 
 from credo.config import Config, ConfigError, to_dict
-from credo.models import cache_dir, encode_prompt, load_policy, resolve_model_dir
+from credo.models import cache_dir, load_policy, resolve_model_dir
+from credo.models.device import resolve_device
 from credo.sft.trainer import padded_batch, sft_train
 from credo.sft.wmss import cached_entropy, wdds_resample, wdds_weights, wmss_loss
-from credo.tasks import build_task
+from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import (
+    export_policy,
     latest_checkpoint,
     load_checkpoint_state,
     save_checkpoint,
@@ -34,17 +36,10 @@ from credo.train.learner import lr_lambda
 from credo.train.metrics import MetricsLogger
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as torch spells it."""
-    if name in ("", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def task_examples(cfg: Config, tok) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, answer ids + EOS) for the first ``sft.size`` training rows of ``cfg.task``."""
     task = build_task(cfg.task)
-    return [(encode_prompt(tok, task.prompt(r), cfg.model.chat_template),
+    return [(encode_task_prompt(tok, task, r, cfg.model.chat_template),
              tok(task.target(r), add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
             for r in task.rows("train")[: cfg.sft.size]]
 
@@ -71,8 +66,8 @@ class WMSSTrainer:
         ckpt = latest_checkpoint(self.run_dir) if resume else None
         self.strong, self.tok = self._strong(ckpt)
         self.weak = self._weak(ckpt)
-        self.strong.to(pick_device(cfg.train.device))
-        self.weak.to(pick_device(w.weak_device or cfg.train.device))
+        self.strong.to(resolve_device(cfg.train.device))
+        self.weak.to(resolve_device(w.weak_device or cfg.train.device))
         self.examples = task_examples(cfg, self.tok)
         state = load_checkpoint_state(ckpt) if ckpt is not None else None
         # the draw is made once, from M0 and the stage-1 M1; a resumed run reuses it (its M1 has moved on)
@@ -174,7 +169,7 @@ class WMSSTrainer:
 
     def export(self) -> Path:
         """The strong model alone as a plain Hugging Face directory ``<run>/policy``."""
-        return save_hf_dir(self.run_dir / "policy", self.strong, self.tok)
+        return export_policy(self.run_dir / "policy", self.strong, self.tok, merged=self.cfg.model.lora.merge_on_export)
 
     def run(self) -> dict[str, float]:
         """Joint training to the last step; returns the last step's metrics."""

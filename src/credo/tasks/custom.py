@@ -3,13 +3,17 @@
 The function is called ``fn(split, size, seed, **cfg.kwargs)`` with ``split`` "train" (size ``cfg.size``) or "eval"
 (size ``cfg.eval_size``) and returns rows: dicts with ``question`` (string) and ``answer`` (string or number; other
 fields are kept). Rows beyond ``size`` are dropped, and train rows whose question text is held out are removed.
-If the module also defines ``verify(row, answer_text) -> float | (float, dict)``, it scores the extracted answer;
-otherwise the score is an exact string match with the gold answer.
+If the module also defines ``verify(row, answer_text) -> float | (float, dict)``, it scores the extracted answer (a
+score outside [0, 1], NaN, inf, None, a string or an exception is a RewardError naming the task and row, never a
+silent 0); otherwise the score is an exact string match with the gold answer.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -17,14 +21,28 @@ from credo.tasks.base import TASKS, BaseTask, TaskError, answer_str
 
 
 def import_path(spec: str) -> tuple[Any, Callable[..., Any]]:
-    """``"package.module:function"`` -> (module, function); TaskError naming the path on any failure."""
+    """``"package.module:function"`` -> (module, function); TaskError naming the path on any failure.
+
+    The module is looked up on ``sys.path`` with the current working directory first (a ``credo`` console script
+    does not have it on ``sys.path`` otherwise), so ``mytask:rows`` finds ``./mytask.py``. Importing runs the module's
+    code: only name modules you trust."""
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise TaskError(f"task.name {spec!r} must be an import path 'package.module:function'")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(mod_name)
     except ImportError as e:
-        raise TaskError(f"task.name {spec!r}: cannot import module {mod_name!r}: {e}") from e
+        raise TaskError(f"task.name {spec!r}: cannot import module {mod_name!r} (looked in {cwd} and on "
+                        f"sys.path): {e}") from e
+    except Exception as e:
+        raise TaskError(f"task.name {spec!r}: importing module {mod_name!r} raised {e!r}") from e
+    finally:
+        if added:
+            sys.path.remove(cwd)
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise TaskError(f"task.name {spec!r}: module {mod_name!r} has no callable {attr!r}")
@@ -37,13 +55,14 @@ class CallableTask(BaseTask):
         module, self._fn = import_path(cfg.name)
         hook = getattr(module, "verify", None)
         self._verify = hook if callable(hook) else None
+        self.user_scorer = self._verify is not None
 
     def _call(self, split: str, size: int) -> list[dict[str, Any]]:
         if size <= 0:
             return []
         try:
             out = self._fn(split, size, self.cfg.seed, **(self.cfg.kwargs or {}))
-            out = list(out)[:size]
+            out = list(itertools.islice(out, size))  # a generator may be endless
         except TaskError:
             raise
         except Exception as e:
@@ -67,14 +86,11 @@ class CallableTask(BaseTask):
         train = [r for r in self._call("train", self.cfg.size) if r["question"] not in held_q]
         return train, held
 
-    def _score(self, row: dict[str, Any], extracted: str) -> float | tuple[float, dict[str, Any]]:
+    def _score(self, row: dict[str, Any], extracted: str) -> Any:
+        """The user's ``verify(row, answer_text)`` as it returned (BaseTask.verify checks it), or exact match."""
         if self._verify is None:
             return float(extracted == str(row["answer"]).strip())
-        out = self._verify(row, extracted)
-        if isinstance(out, tuple):
-            score, extra = out
-            return float(score), dict(extra)
-        return float(out)
+        return self._verify(row, extracted)
 
 
 @TASKS.register("callable")

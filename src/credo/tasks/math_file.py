@@ -16,13 +16,13 @@ without a timeout; any math-verify error scores 0.
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from credo.jsonl import read_jsonl
 from credo.tasks.base import TASKS, BaseTask, TaskError, answer_str, split_rows
 
 _ASDIV_NUMBER = re.compile(r"^(-?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?(?:/\d+)?)(?:\s+|$)")
@@ -43,7 +43,8 @@ def asdiv_path() -> Path:
 
 def read_records(path: Path) -> list[tuple[str, Any]]:
     """``(location, record)`` pairs of a JSONL or Parquet file; location is ``"file:line"`` (``"file:row N"`` for
-    Parquet), 1-based. Invalid JSON raises a TaskError naming file and line."""
+    Parquet), 1-based. Invalid JSON, bytes that are not UTF-8 and lines or files over the limits of ``credo.jsonl``
+    raise a TaskError naming file and line."""
     if not path.is_file():
         raise TaskError(f"task file not found: {path}")
     if path.suffix.lower() in (".parquet", ".pq"):
@@ -56,16 +57,7 @@ def read_records(path: Path) -> list[tuple[str, Any]]:
         except Exception as e:
             raise TaskError(f"{path}: not a readable Parquet file: {e}") from e
         return [(f"{path}:row {i}", r) for i, r in enumerate(records, 1)]
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append((f"{path}:{i}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise TaskError(f"{path}:{i}: invalid JSON ({e.msg} at column {e.colno})") from e
-    return out
+    return [(f"{path}:{i}", rec) for i, rec in read_jsonl(path, TaskError)]  # streamed, line and row caps
 
 
 def _field(record: Any, key: str, where: str) -> Any:

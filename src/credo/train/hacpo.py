@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import torch
 
-from credo.config import Config, ConfigError
+from credo.config import Config
 from credo.credit import compute_advantages
 from credo.credit.capability import joint_advantages
 from credo.train.hacpo_update import attach_old, hacpo_update
-from credo.train.multi import MultiAgentTrainer, _moments
+from credo.train.multi import MultiAgentTrainer, moments
 from credo.trajectory import Trajectory
 from credo.workflows.pool import retokenize
 
@@ -32,10 +32,8 @@ ARMS = ("hacpo", "naive", "gspo")
 class HACPOTrainer(MultiAgentTrainer):
     """MultiAgentTrainer whose step builds a pool per learner; the tracker is checkpointed with the workflow."""
 
-    def __init__(self, cfg: Config, resume: bool = False):
-        if cfg.hacpo.arm not in ARMS:
-            raise ConfigError(f"hacpo.arm must be one of {ARMS}, got {cfg.hacpo.arm!r}")
-        super().__init__(cfg, resume)
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, **objects):
+        super().__init__(cfg, resume, overwrite, **objects)  # validate() checks hacpo.arm against ARMS
         self.index = {name: i for i, name in enumerate(self.agents)}
 
     def pool_for(self, name: str, every: list[Trajectory]) -> tuple[list[Trajectory], list[Trajectory]]:
@@ -74,22 +72,24 @@ class HACPOTrainer(MultiAgentTrainer):
         if self.noise is not None:
             metrics |= self.noise(every)
         tracker = self.workflow.tracker
-        tracker.update({n: [t.reward for t in every if t.agent == n] for n in self.agents})
-        metrics |= tracker.metrics()
-        omega = tracker.matrix()
+        with torch.device("cpu"):  # capability and advantages: host-side statistics on scalar rewards
+            tracker.update({n: [t.reward for t in every if t.agent == n] for n in self.agents})
+            metrics |= tracker.metrics()
+            omega = tracker.matrix()
         for name in self.scheduled():
             learner = self.agents[name].policy.learner
             own, cross = self.pool_for(name, every)
-            adv = self.advantages(name, own, cross, omega)
+            with torch.device("cpu"):
+                adv = self.advantages(name, own, cross, omega)
             metrics |= {f"{name}/{k}": v for k, v in adv.items()}
-            metrics[f"{name}/adv_mean"], metrics[f"{name}/adv_var"] = _moments([float(t.advantage) for t in own])
+            metrics[f"{name}/adv_mean"], metrics[f"{name}/adv_var"] = moments([float(t.advantage) for t in own])
             with self.timer("old_logprob"):
                 attach_old(learner, own, cross)
             with self.timer("update"):
                 up = hacpo_update(learner, own, cross, cfg.hacpo, naive=cfg.hacpo.arm == "naive")
             metrics |= {f"{name}/{k}": v for k, v in up.items()}
         for name in self.agents:
-            mean, var = _moments([t.reward for t in every if t.agent == name])
+            mean, var = moments([t.reward for t in every if t.agent == name])
             metrics[f"{name}/reward_mean"], metrics[f"{name}/reward_var"] = mean, var
         metrics |= {f"schedule/{name}": float(name in self.scheduled()) for name in self.trainable}
         self.step += 1

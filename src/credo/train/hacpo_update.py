@@ -16,8 +16,7 @@ import torch
 from credo.config import HACPOConfig
 from credo.losses import kl_k3
 from credo.losses.hacpo import cross_lower_bound, hacpo_loss
-from credo.losses.policy import _seq_mean
-from credo.models.forward import right_pad
+from credo.losses.policy import seq_mean
 from credo.train.learner import Learner
 from credo.trajectory import Trajectory
 
@@ -25,28 +24,29 @@ from credo.trajectory import Trajectory
 def attach_old(learner: Learner, own: list[Trajectory], cross: list[Trajectory]) -> None:
     """Old log-probs of the learner's own rows (when it takes several optimizer steps) and reference log-probs."""
     learner.attach_logprobs(own)
-    if learner.ref is not None:
+    if learner.has_reference:
         learner.attach_logprobs(cross)
 
 
 def _micro_loss(learner: Learner, rows: list[Trajectory], lower: float, h: HACPOConfig, naive: bool, n_seq: float):
-    lp, rmask, _ = learner._logprobs(learner.model, rows)
-    mask = rmask * right_pad([t.loss_mask for t in rows], 0.0, torch.float32)
-    cross = torch.tensor([bool(t.info.get("cross")) for t in rows])
+    lp, rmask, _ = learner.logprobs(learner.model, rows)
+    dev = lp.device
+    mask = rmask * learner.pad([t.loss_mask for t in rows])
+    cross = torch.tensor([bool(t.info.get("cross")) for t in rows], device=dev)
     if learner.recompute_old:
-        old_tok = right_pad([t.info.get("old_logprobs", torch.zeros(t.num_tokens)) for t in rows], 0.0, torch.float32)
+        old_tok = learner.pad([t.info.get("old_logprobs", torch.zeros(t.num_tokens)) for t in rows])
     else:
         old_tok = lp.detach()
-    src = torch.tensor([float(t.info.get("source_mean_logp", 0.0)) for t in rows])
-    old_mean = torch.where(cross, src, _seq_mean(old_tok, mask))
-    adv = torch.tensor([float(t.advantage) for t in rows])
-    weight = torch.tensor([float(t.info.get("weight", 1.0)) for t in rows])
+    src = torch.tensor([float(t.info.get("source_mean_logp", 0.0)) for t in rows], device=dev)
+    old_mean = torch.where(cross, src, seq_mean(old_tok, mask))
+    adv = torch.tensor([float(t.advantage) for t in rows], device=dev)
+    weight = torch.tensor([float(t.info.get("weight", 1.0)) for t in rows], device=dev)
     loss_seq, info = hacpo_loss(lp, mask, old_mean, adv, cross, weight, lower, learner.algo, h.alpha,
                                 h.naive_eps if naive else None)
-    if learner.ref is not None:
-        kl = kl_k3(lp, right_pad([t.info["ref_logprobs"] for t in rows], 0.0, torch.float32))
-        loss_seq = loss_seq + learner.algo.kl_coef * _seq_mean(kl, mask)
-        info["kl"] = _seq_mean(kl.detach(), mask)
+    if learner.has_reference:
+        kl = kl_k3(lp, learner.pad([t.info["ref_logprobs"] for t in rows]))
+        loss_seq = loss_seq + learner.algo.kl_coef * seq_mean(kl, mask)
+        info["kl"] = seq_mean(kl.detach(), mask)
     return loss_seq.sum() / max(n_seq, 1.0), info, cross
 
 
@@ -56,6 +56,7 @@ def hacpo_update(learner: Learner, own: list[Trajectory], cross: list[Trajectory
     source_mean_logp). Returns ``actor/*`` and ``hacpo/*`` metrics: cross ratio mean/min/max, clip fractions of self
     and cross rows at the lower / upper bound, the last lower bound used."""
     learner.model.train()
+    learner.activate()
     rows = [t for t in own + cross if float(t.loss_mask.sum()) > 0]
     per = math.ceil(len(rows) / learner.train.mini_batches) if rows else 1
     ratios, lows, highs, crosses, kls = [], [], [], [], []
@@ -66,9 +67,9 @@ def hacpo_update(learner: Learner, own: list[Trajectory], cross: list[Trajectory
             mb = rows[k:k + per]
             lower = cross_lower_bound(m, h.delta, h.delta_step, h.stepwise_clip)
             total = 0.0
-            for micro in learner._micro(mb):
+            for micro in learner.micro_batches(mb):
                 loss, info, is_cross = _micro_loss(learner, micro, lower, h, naive, float(len(mb)))
-                loss.backward()
+                learner.backward(loss)
                 total += float(loss.detach())
                 ratios.append(info["ratio"])
                 lows.append(info["low"])
@@ -76,14 +77,15 @@ def hacpo_update(learner: Learner, own: list[Trajectory], cross: list[Trajectory
                 crosses.append(is_cross)
                 if "kl" in info:
                     kls.append(info["kl"])
-            ok, norm = learner._step()
+            ok, norm = learner.step()
             skipped += not ok
             losses.append(total)
             if ok:
                 norms.append(norm)
             m += 1
     out = {"actor/loss": sum(losses) / max(len(losses), 1), "actor/grad_norm": sum(norms) / max(len(norms), 1),
-           "actor/skipped_updates": float(skipped), "actor/lr": learner.sched.get_last_lr()[0],
+           "actor/skipped_updates": float(skipped), "actor/updates": float(m),
+           "actor/lr": learner.sched.get_last_lr()[0],
            "hacpo/cross_lower_bound_last": lower, "hacpo/pool_size": float(len(rows)),
            "hacpo/cross_rows": float(len([t for t in rows if t.info.get("cross")]))}
     if not ratios:

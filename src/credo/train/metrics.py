@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from credo.train.rundir import respect_umask
+
 METRICS_FILE = "metrics.jsonl"
 _tb_warned = False
 
@@ -164,6 +166,7 @@ def truncate_after(path: Path, step: int) -> int:
     keep = [r for r in rows if r["step"] <= step]
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        respect_umask(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.writelines(_dumps(r) + "\n" for r in keep)
             f.flush()
@@ -173,6 +176,31 @@ def truncate_after(path: Path, step: int) -> int:
         Path(tmp).unlink(missing_ok=True)
         raise
     return len(rows) - len(keep)
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot have learned anything (every optimizer update skipped)."""
+
+
+class UpdateCounter:
+    """Sums ``*actor/updates`` and ``*actor/skipped_updates`` over a run's step metrics; :meth:`check` raises when
+    there were updates and every one of them was skipped (non-finite gradients: the policy never changed)."""
+
+    def __init__(self) -> None:
+        self.updates = self.skipped = 0.0
+
+    def add(self, metrics: Mapping[str, Any]) -> None:
+        for k, v in metrics.items():
+            if k.endswith("actor/updates"):
+                self.updates += float(v)
+            elif k.endswith("actor/skipped_updates"):
+                self.skipped += float(v)
+
+    def check(self, where: Any = "") -> None:
+        if self.updates > 0 and self.skipped >= self.updates:
+            raise TrainingError(f"{where}: every one of the {int(self.updates)} optimizer updates was skipped "
+                                "(non-finite loss or gradient); the policy did not change. Check sampling.temperature, "
+                                "train.lr and model.dtype")
 
 
 class PhaseTimer:

@@ -5,38 +5,43 @@ group-normalised per (agent, role) and its policy is updated. Every agent keeps 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from credo.agents import build_agents
-from credo.config import Config, ConfigError
+from credo.config import Config
 from credo.credit import compute_advantages
 from credo.models import encode_prompt
+from credo.models.lora import activate
 from credo.selection import apply_overlong
 from credo.sft.trainer import sft_train
-from credo.train.checkpoint import save_checkpoint, save_hf_dir
+from credo.train.checkpoint import export_policy, save_checkpoint
 from credo.train.rl import RLTrainer
 from credo.workflows import WORKFLOWS
 
 SCHEDULES = ("simultaneous", "alternating")
 
 
-def _moments(values: list[float]) -> tuple[float, float]:
-    x = torch.tensor(values, dtype=torch.float64)
+def moments(values: list[float]) -> tuple[float, float]:
+    """(mean, population variance) of a list of numbers."""
+    x = torch.tensor(values, dtype=torch.float64, device="cpu")
     return float(x.mean()), float(x.var(unbiased=False))
 
 
 class MultiAgentTrainer(RLTrainer):
     """Trains the agents of ``multi.agents`` in the topology ``multi.workflow`` (``run``/``report`` as RLTrainer)."""
 
-    def __init__(self, cfg: Config, resume: bool = False):
-        if cfg.multi.schedule not in SCHEDULES:
-            raise ConfigError(f"multi.schedule must be one of {SCHEDULES}, got {cfg.multi.schedule!r}")
-        ckpt = self._open(cfg, resume)
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, *, models: dict | None = None,
+                 data: Any = None):
+        """``models`` maps an agent name to a ``(model, tokenizer)`` pair used instead of its ``model`` section
+        (ignored when resuming); ``data`` as for :class:`RLTrainer`."""
+        ckpt = self._open(cfg, resume, overwrite, data)
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
-        self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt)
+        self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt, models)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.workflow = workflow_cls(cfg, self.agents, self.task)
@@ -56,12 +61,13 @@ class MultiAgentTrainer(RLTrainer):
             if not agent.cfg.sft_prompt:
                 continue
             p = agent.policy
+            activate(p.model, p.adapter)
             examples = [(encode_prompt(p.tok, agent.cfg.sft_prompt.format(**r), p.model_cfg.chat_template),
                          p.tok(agent.cfg.sft_target.format(**r), add_special_tokens=False)["input_ids"]
                          + [p.tok.eos_token_id]) for r in rows]
             with tqdm(total=self.cfg.sft.steps, disable=not self.cfg.log.progress, desc=f"sft {agent.name}") as bar:
                 m = sft_train(p.model, p.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
-                              log=lambda *_: bar.update(1))
+                              log=lambda *_: bar.update(1), mixed_precision=self.cfg.train.mixed_precision)
             out |= {f"{agent.name}/{k}": v for k, v in m.items()}
         return out
 
@@ -78,8 +84,11 @@ class MultiAgentTrainer(RLTrainer):
         self.next_group += len(rows)
         with self.timer("generate"):
             episodes = self.workflow.rollout(rows, gids, self.cfg.sampling.n, version=self.step)
-        with self.timer("reward"):
-            return episodes, self.workflow.credit(episodes)
+        with self.timer("reward"), torch.device("cpu"):  # credit is host-side bookkeeping on scalar rewards
+            metrics = {}
+            if self.noise is not None and self.workflow.noisy_scores:
+                metrics = self.workflow.contaminate(episodes, self.noise)
+            return episodes, metrics | self.workflow.credit(episodes)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
@@ -87,7 +96,7 @@ class MultiAgentTrainer(RLTrainer):
         active = self.scheduled()
         every = [t for e in episodes for t in e.turns]
         trajs = [t for t in every if t.agent in active]
-        if self.noise is not None:
+        if self.noise is not None and not self.workflow.noisy_scores:
             metrics |= self.noise(trajs)
         by_key: dict[tuple[str, str], list] = defaultdict(list)
         for t in every:
@@ -96,14 +105,15 @@ class MultiAgentTrainer(RLTrainer):
             agent = self.agents[name]
             if name in active:
                 apply_overlong(ts, cfg.algo, agent.sampling.max_new_tokens)
-                adv = compute_advantages(ts, cfg.algo)
+                algo = replace(cfg.algo, advantage=self.workflow.advantage) if self.workflow.advantage else cfg.algo
+                adv = compute_advantages(ts, algo)
                 metrics[f"{name}/{role}/zero_adv_frac"] = adv.get("critic/zero_std_frac", 0.0)
-            mean, var = _moments([t.reward for t in ts])
+            mean, var = moments([t.reward for t in ts])
             metrics |= {f"{name}/{role}/reward_mean": mean, f"{name}/{role}/reward_var": var,
                         f"{name}/{role}/score_mean": sum(t.score for t in ts) / len(ts)}
             if name in active:
                 metrics[f"{name}/{role}/adv_mean"], metrics[f"{name}/{role}/adv_var"] = \
-                    _moments([float(t.advantage) for t in ts])
+                    moments([float(t.advantage) for t in ts])
         for pname, policy in self.policies.items():
             mine = [t for t in trajs if self.agents[t.agent].policy is policy]
             if not mine or policy.learner is None:
@@ -129,20 +139,23 @@ class MultiAgentTrainer(RLTrainer):
                  "cursor": self.cursor.state_dict(), "next_group": self.next_group,
                  "workflow": self.workflow.state_dict(),
                  "reward_noise": self.noise.state_dict() if self.noise else None}
-        return save_checkpoint(self.run_dir, self.step, {n: p.model for n, p in self.policies.items()},
+        return save_checkpoint(self.run_dir, self.step, dict(self.policies),
                                {n: p.tok for n, p in self.policies.items()}, state, keep_last=self.cfg.log.keep_last)
 
-    def export(self) -> Path:
-        """Each policy as a plain Hugging Face directory ``<run>/agents/<name>`` (deployable on its own)."""
-        root = self.run_dir / "agents"
+    def export(self, path: str | Path | None = None) -> Path:
+        """Each policy as a plain Hugging Face directory ``<path>/<name>`` (default ``<run>/agents``; deployable on
+        its own)."""
+        root = Path(path) if path is not None else self.run_dir / "agents"
         for name, p in self.policies.items():
-            save_hf_dir(root / name, p.model, p.tok)
+            export_policy(root / name, p.model, p.tok, p.model_cfg.lora.merge_on_export, adapter=p.adapter or "default")
         return root
 
 
-def build_trainer(cfg: Config, resume: bool = False) -> RLTrainer:
-    """The trainer a config asks for: multi-agent when ``multi.workflow`` is set, single-policy otherwise."""
+def build_trainer(cfg: Config, resume: bool = False, overwrite: bool = False, **objects: Any) -> RLTrainer:
+    """The trainer a config asks for: multi-agent when ``multi.workflow`` is set (HACPO for ``hacpo``),
+    single-policy otherwise. ``objects`` are the keyword inputs of that trainer (model, tokenizer, data, ...)."""
     if cfg.multi.workflow == "hacpo":
         from credo.train.hacpo import HACPOTrainer
-        return HACPOTrainer(cfg, resume)
-    return MultiAgentTrainer(cfg, resume) if cfg.multi.workflow else RLTrainer(cfg, resume)
+        return HACPOTrainer(cfg, resume, overwrite, **objects)
+    cls = MultiAgentTrainer if cfg.multi.workflow else RLTrainer
+    return cls(cfg, resume, overwrite, **objects)

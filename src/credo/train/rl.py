@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
-import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM
 
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
 from credo.engines import ENGINES
-from credo.models import encode_prompt, load_policy
+from credo.models import dtype_name, load_causal_lm, load_policy, prepare_policy
+from credo.models.device import resolve_device
+from credo.models.lora import add_adapter, is_peft
+from credo.rewards import build_reward_set
 from credo.rewards.noise import RewardNoise
 from credo.selection import apply_overlong, filter_groups
 from credo.sft.trainer import sft_train
-from credo.tasks import build_task
+from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import (
-    latest_checkpoint,
+    export_policy,
     load_checkpoint_state,
     save_checkpoint,
     save_hf_dir,
@@ -31,8 +32,10 @@ from credo.train.checkpoint import (
 )
 from credo.train.evaluate import evaluate
 from credo.train.learner import Learner
-from credo.train.metrics import MetricsLogger, PhaseTimer
+from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter
+from credo.train.rundir import open_run_dir
 from credo.trajectory import Trajectory
+from credo.validate import check_prompt_lengths, validate
 
 
 class DataCursor:
@@ -43,8 +46,8 @@ class DataCursor:
         self._perm = self._permutation()
 
     def _permutation(self) -> list[int]:
-        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
-        return torch.randperm(self.n, generator=g).tolist()
+        g = torch.Generator(device="cpu").manual_seed(self.seed * 7919 + self.epoch)
+        return torch.randperm(self.n, generator=g, device="cpu").tolist()
 
     def take(self, k: int) -> list[int]:
         out = []
@@ -65,45 +68,66 @@ class DataCursor:
 
 
 class RLTrainer:
-    """Single-policy RLVR trainer configured by a :class:`~credo.config.Config` (GRPO, Dr.GRPO, DAPO, GSPO, RLOO)."""
+    """Single-policy RLVR trainer configured by a :class:`~credo.config.Config` (GRPO, Dr.GRPO, DAPO, GSPO, RLOO).
 
-    def __init__(self, cfg: Config, resume: bool = False):
-        ckpt = self._open(cfg, resume)
-        model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
-        self.model, self.tok, _ = load_policy(model_cfg)
+    Objects may replace what the config names (the Python API, :class:`credo.Trainer`, passes them): ``model`` and
+    ``tokenizer`` (a transformers causal LM; ignored when resuming, where the checkpoint's policy is loaded),
+    ``data`` (a ``datasets.Dataset``, ``DatasetDict`` or list of dicts for ``task.kind=dataset``), ``reward_funcs``
+    (callables ``f(prompts, completions, **row_fields) -> list[float | None]`` or registered names) with
+    ``reward_weights``.
+    """
+
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, *, model: Any = None,
+                 tokenizer: Any = None, data: Any = None, reward_funcs: list | None = None,
+                 reward_weights: list[float] | None = None):
+        ckpt = self._open(cfg, resume, overwrite, data, reward_funcs, reward_weights)
+        if ckpt is not None or model is None:
+            model_cfg = dataclasses.replace(cfg.model, path=str(ckpt / "policy")) if ckpt is not None else cfg.model
+            self.model, self.tok, _ = load_policy(model_cfg, self.device)
+        else:
+            self.model, self.tok = prepare_policy(model, tokenizer, cfg.model, self.device)
+        check_prompt_lengths(lambda r: encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template),
+                             self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens, self.model.config,
+                             text=self.task.prompt)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
-        self.engine = ENGINES.get("hf")(self.model, self.tok)
+        self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
         self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
-                               reference=self._reference(ckpt is not None))
+                               reference=self._reference(ckpt is not None), adapter="default")
         state = self._restore(ckpt)
         if state is not None:
             self.learner.load_state_dict(state["learner"])
         self._start_logging(ckpt)
 
     # ---------------------------------------------------------------- set-up shared with the multi-agent trainers
-    def _open(self, cfg: Config, resume: bool) -> Path | None:
-        """Run folder, threads, seeds, task splits and the data/step/noise state; -> the checkpoint to resume."""
+    def _open(self, cfg: Config, resume: bool, overwrite: bool = False, data: Any = None,
+              reward_funcs: list | None = None, reward_weights: list[float] | None = None) -> Path | None:
+        """Validate the config, claim the run folder (see ``credo.train.rundir``), threads, seeds, task splits (from
+        ``data`` when given), reward functions and the data/step/noise state; -> the checkpoint to resume."""
+        validate(cfg)
         self.cfg = cfg
         self.run_dir = Path(cfg.log.output_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_lock, ckpt = open_run_dir(self.run_dir, resume, overwrite)
+        self.resume_state = load_checkpoint_state(ckpt) if ckpt is not None else None  # refused before any model
+        self.device = resolve_device(cfg.train.device)
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.train.seed)
-        self.task = build_task(cfg.task)
+        self.task = build_task(cfg.task, data=data)
+        self.rewards = build_reward_set(cfg.reward, self.task, funcs=reward_funcs, weights=reward_weights)
         self.train_rows, self.eval_rows = self.task.rows("train"), self.task.rows("eval")
         self.cursor = DataCursor(len(self.train_rows), cfg.train.seed)
         self.step, self.next_group, self.timer = 0, 0, PhaseTimer()
         r = cfg.reward
         self.noise = RewardNoise(r.noise_p, r.noise_kind, r.noise_df, r.noise_scale, r.noise_seed) \
             if r.noise_p > 0 else None
-        return latest_checkpoint(self.run_dir) if resume else None
+        return ckpt
 
     def _restore(self, ckpt: Path | None) -> dict | None:
         """Load a checkpoint's cursor, step, reward-noise and RNG state; -> the whole state (None without one)."""
         if ckpt is None:
             return None
-        state = load_checkpoint_state(ckpt)
+        state = self.resume_state
         self.cursor.load_state_dict(state["cursor"])
         self.step, self.next_group = state["step"], state["next_group"]
         if self.noise is not None:
@@ -119,7 +143,7 @@ class RLTrainer:
 
     def warm_start(self) -> dict[str, float]:
         rows = self.task.rows("train")[: self.cfg.sft.size]
-        examples = [(encode_prompt(self.tok, self.task.prompt(r), self.cfg.model.chat_template),
+        examples = [(encode_task_prompt(self.tok, self.task, r, self.cfg.model.chat_template),
                      self.tok(self.task.target(r), add_special_tokens=False)["input_ids"] + [self.tok.eos_token_id])
                     for r in rows]
         with tqdm(total=self.cfg.sft.steps, disable=not self.cfg.log.progress, desc="sft") as bar:
@@ -127,18 +151,30 @@ class RLTrainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}")
 
-            return sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
-                             log=log)
+            out = sft_train(self.model, self.tok.pad_token_id, examples, self.cfg.sft, seed=self.cfg.train.seed,
+                            log=log, mixed_precision=self.cfg.train.mixed_precision)
+        if is_peft(self.model):
+            self.model = self.merge_warm_start()
+        return out
+
+    def merge_warm_start(self):
+        """With LoRA, the SFT adapter is merged into the base, which is saved to ``<run>/base`` and read back (so a
+        resumed run loads bit-identical base weights); RL then trains a fresh adapter on it, and "adapter disabled"
+        is the policy as RL starts (the KL reference)."""
+        base_dir = save_hf_dir(self.run_dir / "base", self.model.merge_and_unload(), self.tok)
+        return add_adapter(load_causal_lm(base_dir, self.cfg.model, self.device), self.cfg.model.lora)
 
     def _reference(self, resuming: bool):
         """The KL reference is the policy as RL starts. It is saved once and always read back from disk, so a
-        resumed run computes with bit-identical reference weights."""
-        if self.cfg.algo.kl_coef <= 0:
+        resumed run computes with bit-identical reference weights. With LoRA there is no copy: the learner disables
+        the adapter."""
+        if self.cfg.algo.kl_coef <= 0 or is_peft(self.model):
             return None
         ref_dir = self.run_dir / "reference"
         if not (resuming and ref_dir.is_dir()):
             save_hf_dir(ref_dir, self.model)
-        return AutoModelForCausalLM.from_pretrained(ref_dir, dtype=self.model.dtype)
+        return load_causal_lm(ref_dir, dataclasses.replace(self.cfg.model, dtype=dtype_name(self.model.dtype)),
+                              self.device)
 
     # ---------------------------------------------------------------- the RL step
     def rollout(self) -> tuple[list[Trajectory], dict[str, float]]:
@@ -151,7 +187,7 @@ class RLTrainer:
         for _ in range(rounds):
             rows = [self.train_rows[i] for i in self.cursor.take(want - len({t.group_id for t in batch}))]
             with self.timer("generate"):
-                prompts = [encode_prompt(self.tok, self.task.prompt(r), cfg.model.chat_template) for r in rows]
+                prompts = [encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template) for r in rows]
                 trajs = self.engine.generate(prompts, cfg.sampling.n, cfg.sampling, version=self.step)
             with self.timer("reward"):
                 self.score(trajs, rows)
@@ -161,21 +197,19 @@ class RLTrainer:
             batch += trajs
             if len({t.group_id for t in batch}) >= want:
                 break
-        return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped}
+        return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped,
+                       **self.rewards.pop_metrics()}
 
-    def score(self, trajs: list[Trajectory], rows: list[dict]) -> None:
+    def score(self, trajs: list[Trajectory], rows: list[dict]) -> dict[str, float]:
+        """Group ids, prompt text and rewards (``self.rewards``: reward functions, verifier score) of one
+        generation round, in place; samples skipped by ``reward.on_invalid=skip`` leave ``trajs``."""
         n = self.cfg.sampling.n
         for i, t in enumerate(trajs):
-            row = rows[i // n]
-            t.group_id, t.prompt_text = self.next_group + i // n, self.task.prompt(row)
-            v = self.task.verify(row, t.response_text)
-            s = float(v.score)
-            if not math.isfinite(s):
-                warnings.warn(f"task {self.task.name} gave a non-finite score for row {row.get('question')!r}; "
-                              "using 0", stacklevel=2)
-                s = 0.0
-            t.rewards["score"], t.reward, t.info["verdict"] = s, s, v.details
+            t.group_id, t.prompt_text = self.next_group + i // n, self.task.prompt(rows[i // n])
         self.next_group += len(rows)
+        metrics = self.rewards.score(trajs, rows)
+        trajs[:] = [t for t in trajs if "reward_skipped" not in t.info]
+        return metrics
 
     def train_step(self) -> dict[str, float]:
         trajs, metrics = self.rollout()
@@ -202,7 +236,7 @@ class RLTrainer:
 
     def evaluate(self) -> dict[str, float]:
         return evaluate(self.engine, self.tok, self.task, self.eval_rows, self.cfg.sampling, self.cfg.eval,
-                        self.cfg.model.chat_template, seed=self.cfg.train.seed + 1)
+                        self.cfg.model.chat_template, seed=self.cfg.train.seed + 1, rewards=self.rewards)
 
     def save(self) -> Path:
         state = {"learner": self.learner.state_dict(), "cursor": self.cursor.state_dict(),
@@ -210,9 +244,11 @@ class RLTrainer:
         return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
                                keep_last=self.cfg.log.keep_last)
 
-    def export(self) -> Path:
-        """Save the trained policy as a plain Hugging Face directory ``<run>/policy``."""
-        return save_hf_dir(self.run_dir / "policy", self.model, self.tok)
+    def export(self, path: str | Path | None = None) -> Path:
+        """Save the trained policy as a plain Hugging Face directory (default ``<run>/policy``; with LoRA: the
+        adapter, and with ``model.lora.merge_on_export`` also the merged model in ``<path>/merged``)."""
+        out = Path(path) if path is not None else self.run_dir / "policy"
+        return export_policy(out, self.model, self.tok, self.cfg.model.lora.merge_on_export)
 
     def run(self) -> dict[str, float]:
         """Train to ``train.steps``; returns the last evaluation's metrics."""
@@ -221,9 +257,11 @@ class RLTrainer:
             last_eval = self.evaluate()
             self.logger.log(0, last_eval | getattr(self, "sft_metrics", {}))
         bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not cfg.log.progress, desc="rl")
+        updates = UpdateCounter()
         while self.step < cfg.train.steps:
             t0 = time.perf_counter()
             metrics = self.train_step()
+            updates.add(metrics)
             metrics["timing/step"] = time.perf_counter() - t0
             metrics["perf/generated_tokens_per_s"] = metrics["perf/generated_tokens"] / metrics["timing/step"]
             self.logger.log(self.step, metrics)
@@ -236,4 +274,5 @@ class RLTrainer:
                 self.save()
         bar.close()
         self.logger.close()
+        updates.check(self.run_dir)
         return last_eval

@@ -2,7 +2,8 @@
 
 A workflow class is registered by name and built as ``cls(cfg, agents, task)``. It provides
 ``rollout(rows, group_ids, n, version) -> list[Episode]`` (sampling), ``credit(episodes) -> metrics`` (writes
-``t.reward`` on every trainable turn), ``evaluate(rows, batch_size) -> metrics`` (greedy, held-out) and
+``t.reward`` on every trainable turn), optionally ``contaminate(episodes, noise)`` (reward noise on the verifier scores,
+before credit), ``evaluate(rows, batch_size) -> metrics`` (greedy, held-out) and
 ``state_dict()/load_state_dict()`` for whatever credit state it keeps. Agents pass text, never token ids.
 """
 
@@ -70,6 +71,18 @@ class Workflow:
         return out
 
     def credit(self, episodes: list[Episode]) -> dict[str, float]:
+        raise NotImplementedError
+
+    #: The advantage estimator its credit mode requires (None = ``algo.advantage``), e.g. CCPO v2's Dr.GRPO.
+    advantage: str | None = None
+
+    #: True when the workflow injects reward noise into the verifier scores its credit reads (``contaminate``, called
+    #: before ``credit``); otherwise the trainer adds the noise to the turns' rewards after credit.
+    noisy_scores = False
+
+    def contaminate(self, episodes: list[Episode], noise: Any) -> dict[str, float]:
+        """Draw reward noise (a :class:`credo.rewards.noise.RewardNoise`) for the verifier scores, store it in
+        ``episode.info['noise']``; -> noise metrics. Only called when ``noisy_scores``."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:

@@ -1,13 +1,15 @@
 """DACR: agent P answers, partner Q critiques, P rewrites — run in both directions every step, so each agent is
 trained as solver (answer + rewrite turns) and as critic. With ``multi.critique_counterfactual`` P also rewrites
 without the critique, and the critic is paid against that rewrite. Credit: :func:`credo.credit.dacr.dacr_rewards`.
+Reward noise (``reward.noise_p``) contaminates each verifier score (R(y), R(y'), R(y'')) before credit, so the
+critic's cross-improvement is computed from the same noisy scores the other turns are paid.
 """
 
 from __future__ import annotations
 
 import torch
 
-from credo.credit.dacr import DACR_MODES, dacr_rewards
+from credo.credit.dacr import DACR_MODES, dacr_metrics, dacr_rewards
 from credo.workflows import WORKFLOWS, Episode, Workflow, clean, states_answer
 
 ANSWER = "{prompt}"
@@ -18,6 +20,7 @@ REWRITE = "{prompt} {draft} Critique: {critique} Revised:"
 @WORKFLOWS.register("answer_critique_rewrite")
 class AnswerCritiqueRewrite(Workflow):
     credit_modes = DACR_MODES
+    noisy_scores = True
 
     def _direction(self, solver, critic, rows, n, version, greedy=False, batch_size=0):
         """-> (answers, critiques, rewrites, critique-free rewrites or None), each prompt-major, len(rows)*n."""
@@ -53,12 +56,27 @@ class AnswerCritiqueRewrite(Workflow):
                 episodes.append(Episode(g, row, list(turns), self.verify(row, turns[2].response_text)[0], info))
         return episodes
 
+    def _keys(self) -> list[str]:
+        return ["answer", "rewrite"] + (["rewrite_solo"] if self.multi.critique_counterfactual else [])
+
+    def contaminate(self, episodes, noise):
+        """Independent noise on each verifier score of an episode: R(y), R(y') and, if used, R(y'')."""
+        keys = self._keys()
+        xi = noise.sample(len(episodes) * len(keys)).reshape(len(episodes), len(keys))
+        for e, row in zip(episodes, xi.tolist()):
+            e.info["noise"] = dict(zip(keys, row))
+        return noise.summary(xi)
+
     def credit(self, episodes):
-        ans = torch.tensor([e.info["answer"] for e in episodes], dtype=torch.float64)
-        rw = torch.tensor([e.score for e in episodes], dtype=torch.float64)
-        solo = torch.tensor([e.info["rewrite_solo"] for e in episodes], dtype=torch.float64) \
-            if self.multi.critique_counterfactual else None
-        r_ans, r_crit, r_rw, metrics = dacr_rewards(ans, rw, solo, self.mode)
+        truth = {k: torch.tensor(v, dtype=torch.float64) for k, v in (
+            ("answer", [e.info["answer"] for e in episodes]), ("rewrite", [e.score for e in episodes]),
+            ("rewrite_solo", [e.info.get("rewrite_solo", 0.0) for e in episodes]))}
+        seen = {k: truth[k] + torch.tensor([e.info.get("noise", {}).get(k, 0.0) for e in episodes],
+                                           dtype=torch.float64) for k in truth}
+        solo = self.multi.critique_counterfactual
+        r_ans, r_crit, r_rw, _ = dacr_rewards(seen["answer"], seen["rewrite"], seen["rewrite_solo"] if solo else None,
+                                              self.mode)
+        metrics = dacr_metrics(truth["answer"], truth["rewrite"], truth["rewrite_solo"] if solo else None)
         for e, a, c, w in zip(episodes, r_ans.tolist(), r_crit.tolist(), r_rw.tolist()):
             answer, crit, rewrite = e.turns
             penalty = self.multi.answer_penalty if e.info["leak"] else 0.0
@@ -66,6 +84,9 @@ class AnswerCritiqueRewrite(Workflow):
             answer.rewards["score"] = e.info["answer"]
             rewrite.rewards["score"] = crit.rewards["score"] = e.score
             crit.rewards["leak_penalty"] = -penalty
+            if "noise" in e.info:
+                answer.rewards["noise"] = e.info["noise"]["answer"]
+                rewrite.rewards["noise"] = e.info["noise"]["rewrite"]
         metrics["dacr/leak_rate"] = sum(e.info["leak"] for e in episodes) / max(len(episodes), 1)
         return metrics
 

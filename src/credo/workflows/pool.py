@@ -14,12 +14,14 @@ import torch
 
 from credo.credit.capability import CapabilityTracker
 from credo.models import encode_prompt
+from credo.models.device import on_host
 from credo.trajectory import Trajectory
 from credo.workflows import WORKFLOWS, Episode, Workflow
 
 ANSWER = "{prompt}"
 
 
+@on_host
 def retokenize(t: Trajectory, tok, prompt_text: str, chat_template: bool = True) -> Trajectory | None:
     """Agent ``t.agent``'s response as a cross sample for a learner with tokenizer ``tok``.
 
@@ -65,7 +67,7 @@ class SharedPool(Workflow):
         """One episode per prompt; its turns are every agent's n samples (agent-major, then prompt-major)."""
         per_agent = [self.generate(a, self.texts(a, rows), n, "answer", version) for a in self.agents]
         for a, trajs in zip(self.agents, per_agent):
-            eos = set(a.policy.engine.eos_ids.tolist())
+            eos = set(a.policy.engine.eos_ids)
             for i, t in enumerate(trajs):
                 t.group_id = t.episode_id = group_ids[i // n]
                 t.info["source_mean_logp"] = float(t.logprobs.mean()) if t.num_tokens else 0.0

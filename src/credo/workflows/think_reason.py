@@ -24,6 +24,8 @@ class ThinkReason(Workflow):
         super().__init__(cfg, agents, task)
         self.thinker, self.solver = self.agents
         self.hist = HistoryNormalizer(self.multi.ema_decay, self.multi.min_samples)
+        # v2 centres without dividing by the std (norm_adv_by_std=False), so the small lam bonus is not rescaled away
+        self.advantage = "dr_grpo" if self.mode == "v2" else None
 
     def _plans(self, rows, n, version, greedy=False, batch_size=0):
         texts = [self.thinker.format("think", THINK, **self.fields(r)) for r in rows]

@@ -1,0 +1,262 @@
+"""Range and choice checks of a whole config, run before any model is built: ``validate(cfg)``.
+
+``load_config`` runs it for every schema (RL :class:`~credo.config.Config`, retrieval ``RetrievalConfig``) and every
+trainer runs it again (the Python API builds configs without ``load_config``). The first problem raises a
+:class:`~credo.config.ConfigError` of one line, ``<key>: <bad value>; <what is allowed>``. Choices come from the
+registries and tuples that define them, imported here lazily (modules holding registries import ``credo.config``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from credo.config import Config, ConfigError, ModelConfig, SamplingConfig, agent_configs, replace_from
+from credo.models.device import ATTENTION, DEVICE_PATTERN, PRECISIONS
+from credo.models.device import DTYPES as DTYPE_MAP
+
+DEVICE = DEVICE_PATTERN
+DTYPES = tuple(DTYPE_MAP)
+ATTN = ATTENTION
+PRECISION = tuple(PRECISIONS)
+LR_SCHEDULES = ("constant", "linear", "cosine")
+TIE_RULES = ("random", "none")
+HACPO_STATS = ("mean", "positive")
+GROUP_ADVANTAGES = ("grpo", "dr_grpo", "rloo")  # need >= 2 samples per prompt, else every advantage is 0
+
+
+def fail(key: str, value: Any, allowed: str) -> ConfigError:
+    """The one-line error ``key: value; allowed``."""
+    return ConfigError(f"{key}: {value!r}; {allowed}")
+
+
+class _Checker:
+    def __init__(self, cfg: Any, prefix: str = ""):
+        self.cfg, self.prefix = cfg, prefix
+
+    def get(self, key: str) -> Any:
+        obj = self.cfg
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def check(self, key: str, ok: Callable[[Any], bool], allowed: str) -> None:
+        value = self.get(key)
+        try:
+            good = ok(value)
+        except (TypeError, AttributeError):  # a value of the wrong type (configs built in Python are not coerced)
+            good = False
+        if not good:
+            raise fail(self.prefix + key, value, allowed)
+
+    def choice(self, key: str, choices: Iterable[str], empty_ok: bool = False) -> None:
+        choices = sorted(choices)
+        extra = " (or empty)" if empty_ok else ""
+        self.check(key, lambda v: (empty_ok and v == "") or v in choices, f"one of {choices}{extra}")
+
+    def ge(self, key: str, low: float) -> None:
+        self.check(key, lambda v: v >= low, f"must be >= {low}")
+
+    def gt(self, key: str, low: float) -> None:
+        self.check(key, lambda v: v > low, f"must be > {low}")
+
+    def within(self, key: str, low: float, high: float, lo_open: bool = False, hi_open: bool = False) -> None:
+        def ok(v: float) -> bool:
+            return (v > low if lo_open else v >= low) and (v < high if hi_open else v <= high)
+
+        self.check(key, ok, f"must be in {'(' if lo_open else '['}{low}, {high}{')' if hi_open else ']'}")
+
+
+def validate(cfg: Any) -> Any:
+    """Check every choice and range of ``cfg`` (a ``Config`` or a ``RetrievalConfig``); returns ``cfg``."""
+    if isinstance(cfg, Config):
+        _validate_rl(cfg)
+        return cfg
+    from credo.retrieval.config import RetrievalConfig
+
+    if isinstance(cfg, RetrievalConfig):
+        _validate_retrieval(cfg)
+        return cfg
+    raise TypeError(f"validate: expected a Config or RetrievalConfig, got {type(cfg).__name__}")
+
+
+def check_prompt_lengths(encode: Callable[[Any], list[int]], items: Iterable[Any], max_new_tokens: int,
+                         model_config: Any, longest: int = 64, text: Callable[[Any], str] = str) -> None:
+    """Once a tokenizer is loaded: a ``ConfigError`` when a prompt plus ``max_new_tokens`` exceeds the model's
+    context (``max_position_embeddings``). ``items`` are prompts (or task rows, with ``text(item)`` their prompt
+    text); the ``longest`` by character count are encoded (not all: large datasets), which finds the longest by
+    tokens in practice."""
+    context = getattr(model_config, "max_position_embeddings", None)
+    if not context:
+        return
+    for item in sorted(items, key=lambda x: len(text(x)), reverse=True)[:longest]:
+        n = len(encode(item))
+        if n + max_new_tokens > context:
+            raise ConfigError(f"sampling.max_new_tokens: {max_new_tokens}; a task prompt has {n} tokens and "
+                              f"{n} + {max_new_tokens} exceeds the model's context of {context} tokens (prompt "
+                              f"{text(item)[:40]!r}...): shorten the prompts or lower sampling.max_new_tokens")
+
+
+def validate_model(m: ModelConfig, prefix: str = "model.") -> None:
+    from credo.models.embedded import TOKENIZERS
+
+    c = _Checker(m, prefix)
+    c.check("path", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty path, 'embedded' or 'smollm2'")
+    c.choice("dtype", DTYPES)
+    c.choice("attn_implementation", ATTN)
+    c.choice("tokenizer", TOKENIZERS)
+    for k in ("hidden_size", "num_layers", "num_heads", "intermediate_size"):
+        c.ge(k, 1)
+    c.ge("max_positions", 2)
+    c.check("hidden_size", lambda v: v % m.num_heads == 0, f"must be a multiple of {prefix}num_heads={m.num_heads}")
+    c.ge("lora.r", 0)
+    if m.lora.r > 0:
+        c.gt("lora.alpha", 0)
+        c.check("lora.target_modules", lambda v: bool(v) and all(isinstance(x, str) and x for x in v),
+                "a non-empty list of module names")
+    c.within("lora.dropout", 0, 1, hi_open=True)
+
+
+def validate_sampling(s: SamplingConfig, prefix: str = "sampling.") -> None:
+    c = _Checker(s, prefix)
+    c.ge("n", 1)
+    c.gt("temperature", 0)
+    c.within("top_p", 0, 1, lo_open=True)
+    c.ge("top_k", 0)
+    c.ge("max_new_tokens", 1)
+    c.check("stop", lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
+            "a list of non-empty strings")
+
+
+def _validate_rl(cfg: Config) -> None:
+    from credo.credit import ADVANTAGES, BASELINES
+    from credo.losses import AGG_MODES, POLICY_LOSSES
+    from credo.rewards.noise import KINDS
+    from credo.tasks import TASKS
+
+    c = _Checker(cfg)
+    validate_model(cfg.model)
+    validate_sampling(cfg.sampling)
+    c.choice("task.kind", TASKS.names())
+    c.ge("task.size", 1)
+    c.ge("task.eval_size", 0)
+    c.choice("algo.advantage", ADVANTAGES.names())
+    c.choice("algo.baseline", BASELINES.names())
+    c.choice("algo.policy_loss", POLICY_LOSSES.names())
+    c.choice("algo.loss_agg", AGG_MODES)
+    c.choice("algo.seq_ratio_estimator", BASELINES.names())
+    if cfg.algo.advantage in GROUP_ADVANTAGES:
+        c.check("sampling.n", lambda v: v >= 2, f"must be >= 2: algo.advantage={cfg.algo.advantage} compares the "
+                "samples of a prompt, and a group of 1 has advantage 0")
+    c.ge("algo.std_eps", 0)
+    c.within("algo.eps_low", 0, 1, hi_open=True)
+    c.ge("algo.eps_high", 0)
+    c.check("algo.dual_clip", lambda v: v == 0 or v > 1, "0 (off) or > 1")
+    c.gt("algo.log_ratio_clamp", 0)
+    c.ge("algo.loss_norm_const", 0)
+    c.ge("algo.kl_coef", 0)
+    c.ge("algo.max_refill_rounds", 0)
+    c.ge("algo.overlong_buffer", 0)
+    c.within("reward.noise_p", 0, 1)
+    c.choice("reward.noise_kind", KINDS)
+    c.gt("reward.noise_df", 0)
+    c.ge("reward.noise_scale", 0)
+    c.ge("train.steps", 0)
+    for k in ("train.prompts_per_step", "train.mini_batches", "train.epochs"):
+        c.ge(k, 1)
+    c.ge("train.micro_batch_size", 0)
+    c.gt("train.lr", 0)
+    c.choice("train.lr_schedule", LR_SCHEDULES)
+    c.ge("train.warmup_steps", 0)
+    c.ge("train.weight_decay", 0)
+    c.check("train.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)")
+    c.ge("train.grad_clip", 0)
+    c.ge("train.threads", 0)
+    c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
+    c.choice("train.mixed_precision", PRECISION)
+    c.ge("eval.every", 0)
+    c.ge("eval.size", 0)
+    c.check("eval.size", lambda v: v <= cfg.task.eval_size, f"must be <= task.eval_size={cfg.task.eval_size}")
+    c.ge("eval.pass_k", 0)
+    c.ge("eval.batch_size", 1)
+    c.ge("sft.steps", 0)
+    for k in ("sft.batch_size", "sft.pack_length", "sft.size"):
+        c.ge(k, 1)
+    c.gt("sft.lr", 0)
+    c.check("log.output_dir", lambda v: isinstance(v, str) and v.strip() != "", "a folder path")
+    c.ge("log.save_every", 0)
+    c.ge("log.keep_last", 0)
+    _validate_multi(cfg, c)
+
+
+def _validate_multi(cfg: Config, c: _Checker) -> None:
+    from credo.train.hacpo import ARMS
+    from credo.train.multi import SCHEDULES
+    from credo.workflows import WORKFLOWS
+
+    c.choice("multi.workflow", WORKFLOWS.names(), empty_ok=True)
+    c.choice("multi.schedule", SCHEDULES)
+    c.ge("multi.period", 1)
+    c.choice("multi.tie_rule", TIE_RULES)
+    c.within("multi.ema_decay", 0, 1, hi_open=True)
+    for k in ("multi.min_samples", "multi.solo_samples", "multi.answer_penalty"):
+        c.ge(k, 0)
+    for i, a in enumerate(agent_configs(cfg)):
+        where = f"multi.agents[{i}]."
+        validate_model(replace_from(cfg.model, a.model, where + "model"), where + "model.")
+        validate_sampling(replace_from(cfg.sampling, a.sampling, where + "sampling"), where + "sampling.")
+        ac = _Checker(a, where)
+        ac.ge("lr", 0)
+        ac.check("device", lambda v: v == "" or bool(DEVICE.match(v)), "empty (= train.device) | cpu | cuda | "
+                 "cuda:N | mps")
+    if cfg.multi.workflow:
+        wf = WORKFLOWS.get(cfg.multi.workflow)
+        c.choice("multi.credit", wf.credit_modes, empty_ok=True)
+        want = str(wf.min_agents) if wf.min_agents == wf.max_agents else f"{wf.min_agents} to {wf.max_agents}"
+        c.check("multi.agents", lambda v: wf.min_agents <= len(v) <= wf.max_agents,
+                f"workflow {cfg.multi.workflow} needs {want} agents")
+    c.choice("hacpo.arm", ARMS)
+    c.choice("hacpo.stat", HACPO_STATS)
+    c.within("hacpo.delta", 0, 1)
+    for k in ("hacpo.delta_step", "hacpo.alpha", "hacpo.naive_eps", "hacpo.warmup"):
+        c.ge(k, 0)
+    c.ge("hacpo.window", 1)
+    c.gt("hacpo.floor", 0)
+    c.within("hacpo.omega_min", 0, 1, lo_open=True)
+    c.ge("hacpo.omega_max", 1)
+
+
+def _validate_retrieval(cfg: Any) -> None:
+    c = _Checker(cfg)
+    c.check("model.path", lambda v: isinstance(v, str) and v.strip() != "", "'minilm' or a local encoder directory")
+    c.ge("model.max_length", 1)
+    c.check("model.facets", lambda v: bool(v) and all(isinstance(x, str) and x for x in v) and len(set(v)) == len(v),
+            "a non-empty list of distinct facet names")
+    c.choice("model.gate", ("adaptive", "fixed"))
+    c.within("model.fixed_gate", 0, 1)
+    c.gt("model.tau", 0)
+    c.check("data.qd", lambda v: v in ("synthetic", "pubmedqa", "none") or (v.startswith("beir:") and len(v) > 5),
+            "synthetic | pubmedqa | beir:DIR | none")
+    c.check("data.dd", lambda v: v in ("synthetic", "foldoc", "none") or (v.startswith("beir:") and len(v) > 5),
+            "synthetic | foldoc | beir:DIR | none")
+    c.within("data.test_fraction", 0, 1, lo_open=True, hi_open=True)
+    c.within("data.pubmedqa_size", 1, 1000)
+    for k in ("data.foldoc_max_docs", "data.foldoc_min_links", "data.foldoc_colinks"):
+        c.ge(k, 0)
+    for k in ("data.synthetic_docs", "data.synthetic_topics", "data.synthetic_questions"):
+        c.ge(k, 1)
+    c.ge("train.steps", 0)
+    c.ge("train.batch_qd", 1)
+    c.ge("train.batch_dd", 1)
+    c.gt("train.lr", 0)
+    c.gt("train.head_lr", 0)
+    for k in ("train.w_dd", "train.w_qd", "train.w_kl", "train.grad_clip", "train.threads"):
+        c.ge(k, 0)
+    c.gt("train.temperature", 0)
+    c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
+    c.ge("eval.batch_size", 1)
+    c.ge("eval.top_k", 1)
+    c.ge("eval.every", 0)
+    c.check("log.output_dir", lambda v: isinstance(v, str) and v.strip() != "", "a folder path")
+    c.ge("log.save_every", 0)
+    c.ge("log.keep_last", 0)
