@@ -68,6 +68,10 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     from credo.train.rundir import open_run_dir
 
     cfg = load_config(recipe_path(args.recipe), args.overrides)
+    if args.wmss:
+        from credo.sft.wmss_trainer import run_wmss
+
+        return run_wmss(cfg, resume=args.resume)
     out = Path(cfg.log.output_dir)
     lock, _ = open_run_dir(out, overwrite=args.overwrite)
     seed_everything(cfg.train.seed)
@@ -168,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument("--wmss", action="store_true", help="WMSS: weak-checkpoint-driven SFT (recipe section wmss)")
+    p.add_argument("--resume", action="store_true", help="--wmss: continue from the latest checkpoint")
     p.set_defaults(fn=cmd_sft)
     p = sub.add_parser("eval", help="held-out accuracy, pass@k and length of a model on a recipe's task")
     p.add_argument("recipe")

@@ -179,6 +179,29 @@ class SFTConfig:
 
 
 @dataclass
+class WMSSConfig:
+    """WMSS (``credo sft RECIPE --wmss``): weak-checkpoint-driven SFT past saturation (WD-DS + WD-JT)."""
+
+    weak: str = _f("", "weak model M0: a Hugging Face directory (an earlier checkpoint); empty = the pre-SFT model "
+                   "of `model`")
+    strong: str = _f("", "strong model M1: a Hugging Face directory (after SFT); empty = `model` after sft.steps "
+                     "of plain SFT (stage 1)")
+    steps: int = _f(0, "joint-training steps (0 = one epoch over the resampled set)")
+    lr: float = _f(0.0, "learning rate of the joint training (0 = sft.lr)")
+    lam: float = _f(0.5, "logit mixing z = (1 - lam) * z_weak + lam * z_strong")
+    joint: bool = _f(True, "WD-JT: train on the mixed logits (False: plain SFT of the strong model)")
+    freeze_weak: bool = _f(False, "keep the weak model fixed during joint training")
+    resample: bool = _f(True, "WD-DS: resample the SFT set by the entropy weights (False: the set as is)")
+    alpha: float = _f(0.1, "WD-DS weight of norm(H0): base difficulty")
+    beta: float = _f(0.8, "WD-DS weight of norm(relu(H0 - H1)): consolidation")
+    gamma: float = _f(0.1, "WD-DS weight of norm(relu(H1 - H0)): regression repair")
+    sample_seed: int = _f(42, "seed of the WD-DS draw with replacement")
+    entropy_batch_size: int = _f(64, "examples per forward pass when scoring entropies")
+    entropy_cache: str = _f("", "entropy cache folder (empty = <model.cache_dir>/wmss-entropy)")
+    weak_device: str = _f("", "device of the weak model (empty = train.device)")
+
+
+@dataclass
 class LogConfig:
     output_dir: str = _f("runs/default", "run folder: metrics.jsonl, report.html, checkpoints/, tensorboard/")
     tensorboard: bool = _f(True, "write TensorBoard event files")
@@ -246,6 +269,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     multi: MultiConfig = field(default_factory=MultiConfig)
     hacpo: HACPOConfig = field(default_factory=lambda: HACPOConfig())
+    wmss: WMSSConfig = field(default_factory=WMSSConfig)
 
 
 @dataclass

@@ -171,6 +171,9 @@ def write_report(run_dir: Path, title: str | None = None) -> Path:
             panels.append(_line_panel(rows, name, group))
     if "sft/loss" in keys:  # per-step SFT log (``credo sft`` runs)
         panels.append(_line_panel(rows, "SFT loss", ["sft/loss"]))
+    if "wmss/margin" in keys:  # ``credo sft --wmss`` runs: is the saturation broken?
+        panels.append(_line_panel(rows, "WMSS target-vs-non-target logit margin", ["wmss/margin"]))
+        panels.append(_line_panel(rows, "WMSS non-target gradient mass", ["wmss/nontarget_grad_mass"]))
     agents = sorted({m.group(1) for k in keys if (m := re.fullmatch(r"agent:([^/]+)/reward/.+", k))})
     for name in agents:
         panels.append(_line_panel(rows, f"Agent {name}: reward",
