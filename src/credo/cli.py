@@ -71,7 +71,7 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     if args.wmss:
         from credo.sft.wmss_trainer import run_wmss
 
-        return run_wmss(cfg, resume=args.resume)
+        return run_wmss(cfg, resume=args.resume, overwrite=args.overwrite)
     out = Path(cfg.log.output_dir)
     lock, _ = open_run_dir(out, overwrite=args.overwrite)
     seed_everything(cfg.train.seed)

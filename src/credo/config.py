@@ -22,10 +22,14 @@ class ConfigError(ValueError):
     """A recipe or override that does not fit the schema."""
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
+def option(default: Any, help: str, **kw: Any) -> Any:
+    """A config field with its documentation (``credo config`` prints it); lists and dicts are copied per instance."""
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
     return field(default=default, metadata={"help": help}, **kw)
+
+
+_f = option  # short name for the field tables below
 
 
 @dataclass

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from credo.config import _f, load_config
+from credo.config import load_config
+from credo.config import option as _f
 
 
 @dataclass

@@ -25,7 +25,6 @@ from credo.sft.wmss import cached_entropy, wdds_resample, wdds_weights, wmss_los
 from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import (
     export_policy,
-    latest_checkpoint,
     load_checkpoint_state,
     save_checkpoint,
     save_hf_dir,
@@ -34,6 +33,8 @@ from credo.train.checkpoint import (
 )
 from credo.train.learner import lr_lambda
 from credo.train.metrics import MetricsLogger
+from credo.train.rundir import open_run_dir
+from credo.validate import validate
 
 
 def task_examples(cfg: Config, tok) -> list[tuple[list[int], list[int]]]:
@@ -47,7 +48,8 @@ def task_examples(cfg: Config, tok) -> list[tuple[list[int], list[int]]]:
 class WMSSTrainer:
     """WMSS on a :class:`~credo.config.Config` (sections ``model``, ``task``, ``sft``, ``wmss``, ``train``, ``log``)."""
 
-    def __init__(self, cfg: Config, resume: bool = False):
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False):
+        validate(cfg)
         w = cfg.wmss
         if not w.strong and cfg.sft.steps <= 0:
             raise ConfigError("wmss.strong is empty and sft.steps=0: no strong model (give one or SFT steps)")
@@ -59,11 +61,10 @@ class WMSSTrainer:
             if getattr(w, key):
                 resolve_model_dir(dataclasses.replace(cfg.model, path=getattr(w, key)))
         self.cfg, self.run_dir, self.step = cfg, Path(cfg.log.output_dir), 0
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_lock, ckpt = open_run_dir(self.run_dir, resume, overwrite)  # one run per folder, as every trainer
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.train.seed)
-        ckpt = latest_checkpoint(self.run_dir) if resume else None
         self.strong, self.tok = self._strong(ckpt)
         self.weak = self._weak(ckpt)
         self.strong.to(resolve_device(cfg.train.device))
@@ -187,13 +188,13 @@ class WMSSTrainer:
         return last
 
 
-def run_wmss(cfg: Config, resume: bool = False) -> dict[str, float]:
+def run_wmss(cfg: Config, resume: bool = False, overwrite: bool = False) -> dict[str, float]:
     """The ``credo sft --wmss`` command: train, export ``<run>/policy``, write the report; prints paths."""
     import json
 
     from credo.train.report import write_report
 
-    trainer = WMSSTrainer(cfg, resume=resume)
+    trainer = WMSSTrainer(cfg, resume=resume, overwrite=overwrite)
     metrics = trainer.run()
     print(f"policy: {trainer.export()}")
     if cfg.log.report:
