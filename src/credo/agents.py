@@ -19,7 +19,7 @@ from credo.config import AgentConfig, Config, ModelConfig, SamplingConfig, agent
 from credo.engines import ENGINES
 from credo.models import dtype_name, encode_prompt, load_causal_lm, load_policy, prepare_policy
 from credo.models.device import resolve_device
-from credo.models.lora import add_adapter, is_adapter_dir, load_adapter, save_adapter
+from credo.models.lora import adapter_base, add_adapter, is_adapter_dir, load_adapter, save_adapter
 from credo.train.checkpoint import save_hf_dir
 from credo.train.learner import Learner
 from credo.trajectory import Trajectory
@@ -136,13 +136,18 @@ def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None,
             if adapter is not None:
                 bases[key] = (model, tok)
         elif model_cfg.lora.r > 0:
-            key = base_key(model_cfg, device)
+            base_cfg = without_lora(model_cfg)
+            source = saved if saved is not None and is_adapter_dir(saved) else None
+            if is_adapter_dir(Path(model_cfg.path).expanduser()):  # an exported agent (`credo eval --model`)
+                source = source or Path(model_cfg.path).expanduser()
+                base_cfg = dataclasses.replace(base_cfg, path=adapter_base(model_cfg.path))
+            key = base_key(base_cfg, device)
             if key not in bases:
-                base, tok, _ = load_policy(without_lora(model_cfg), device)
+                base, tok, _ = load_policy(base_cfg, device)
                 bases[key] = (base, tok)
             model, tok = bases[key]
             adapter = f"agent_{spec.name}"  # peft warns when an adapter name is a substring of "lora_"
-            model = load_adapter(model, saved, adapter) if saved is not None and is_adapter_dir(saved) \
+            model = load_adapter(model, source, adapter) if source is not None \
                 else add_adapter(model, model_cfg.lora, adapter)
             bases[key] = (model, tok)  # the first adapter wraps the base in a PeftModel; later ones join it
         else:

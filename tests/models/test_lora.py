@@ -125,6 +125,28 @@ def test_agents_share_one_frozen_base_and_train_their_own_adapters(tmp_path):
         torch.testing.assert_close(a.eval()(ids).logits, model.eval()(ids).logits, rtol=1e-5, atol=1e-5)
 
 
+def test_exported_lora_agents_evaluate_with_their_trained_adapters(tmp_path):
+    """`credo eval <recipe> --model <run>/agents` points each agent at its exported adapter directory."""
+    from credo.agents import build_agents
+
+    tr = MultiAgentTrainer(agents_cfg(tmp_path / "run"))
+    tr.run()
+    tr.export()
+    cfg = agents_cfg(tmp_path / "eval")
+    cfg.multi.agents = [{**a, "model": {"path": str(tmp_path / "run" / "agents" / a["name"])}}
+                        for a in cfg.multi.agents]
+    _, policies = build_agents(cfg, tmp_path / "eval")
+    ids = torch.tensor([tr.policies["a"].tok("3+4=")["input_ids"]])
+    for name in "ab":
+        trained, loaded = tr.policies[name], policies[name]
+        trained.model.set_adapter(trained.adapter)
+        loaded.model.set_adapter(loaded.adapter)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.model.eval()(ids).logits, trained.model.eval()(ids).logits,
+                                       rtol=1e-5, atol=1e-5)
+    assert len({id(p.model) for p in policies.values()}) == 1  # still one base in memory
+
+
 def test_shared_base_agents_resume_exactly(resume_check):
     resume_check(MultiAgentTrainer, lambda out: agents_cfg(out), kill_at=1)
 
