@@ -104,6 +104,7 @@ CASES = [
     (T + ["model.lora.r=-1"], "model.lora.r: -1"),
     (T + ["model.lora.dropout=1.0"], "model.lora.dropout: 1.0; must be in [0, 1)"),
     (T + ["train.device=gpu"], "train.device: 'gpu'; auto | cpu | cuda | cuda:N | mps"),
+    (T + ["train.device=cuda:64"], "train.device: 'cuda:64'; "),  # no machine here has 65 GPUs (or CUDA at all)
     (T + ["train.mixed_precision=fp8"], "train.mixed_precision: 'fp8'; one of ['bf16', 'fp16', 'no']"),
     (T + ["train.lr_schedule=step"], "train.lr_schedule: 'step'"),
     (T + ["multi.workflow=chain"], "multi.workflow: 'chain'; one of"),

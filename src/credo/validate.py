@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from credo.config import Config, ConfigError, ModelConfig, SamplingConfig, agent_configs, replace_from
-from credo.models.device import ATTENTION, DEVICE_PATTERN, PRECISIONS
+from credo.models.device import ATTENTION, DEVICE_PATTERN, PRECISIONS, resolve_device
 from credo.models.device import DTYPES as DTYPE_MAP
 
 DEVICE = DEVICE_PATTERN
@@ -56,6 +56,14 @@ class _Checker:
 
     def ge(self, key: str, low: float) -> None:
         self.check(key, lambda v: v >= low, f"must be >= {low}")
+
+    def device(self, key: str, empty_ok: bool = False) -> None:
+        """A device spec that exists on this machine (``cuda:7`` on a 1-GPU or CPU-only machine fails here)."""
+        value = self.get(key)
+        self.check(key, lambda v: (empty_ok and v == "") or bool(DEVICE.match(v)),
+                   ("empty (= train.device) | " if empty_ok else "") + "auto | cpu | cuda | cuda:N | mps")
+        if value:
+            resolve_device(value, key=self.prefix + key)
 
     def gt(self, key: str, low: float) -> None:
         self.check(key, lambda v: v > low, f"must be > {low}")
@@ -172,7 +180,7 @@ def _validate_rl(cfg: Config) -> None:
     c.check("train.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)")
     c.ge("train.grad_clip", 0)
     c.ge("train.threads", 0)
-    c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
+    c.device("train.device")
     c.choice("train.mixed_precision", PRECISION)
     c.ge("eval.every", 0)
     c.ge("eval.size", 0)
@@ -207,8 +215,7 @@ def _validate_multi(cfg: Config, c: _Checker) -> None:
         validate_sampling(replace_from(cfg.sampling, a.sampling, where + "sampling"), where + "sampling.")
         ac = _Checker(a, where)
         ac.ge("lr", 0)
-        ac.check("device", lambda v: v == "" or bool(DEVICE.match(v)), "empty (= train.device) | cpu | cuda | "
-                 "cuda:N | mps")
+        ac.device("device", empty_ok=True)
     if cfg.multi.workflow:
         wf = WORKFLOWS.get(cfg.multi.workflow)
         c.choice("multi.credit", wf.credit_modes, empty_ok=True)
@@ -253,7 +260,7 @@ def _validate_retrieval(cfg: Any) -> None:
     for k in ("train.w_dd", "train.w_qd", "train.w_kl", "train.grad_clip", "train.threads"):
         c.ge(k, 0)
     c.gt("train.temperature", 0)
-    c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
+    c.device("train.device")
     c.ge("eval.batch_size", 1)
     c.ge("eval.top_k", 1)
     c.ge("eval.every", 0)

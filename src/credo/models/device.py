@@ -13,31 +13,34 @@ import re
 
 import torch
 
+from credo.config import ConfigError
+
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 PRECISIONS = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 ATTENTION = ("sdpa", "eager", "flash_attention_2")
 
 
-class DeviceError(ValueError):
-    """A device that does not exist on this machine."""
+class DeviceError(ConfigError):
+    """A device that does not exist on this machine (a config error: the CLI prints one line, exit 2)."""
 
 
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda:N`` must exist; ``mps`` must be available."""
+def resolve_device(spec: str = "auto", key: str = "train.device") -> torch.device:
+    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda:N`` must exist; ``mps`` must be available. Errors
+    name ``key``."""
     spec = (spec or "auto").strip()
     if not DEVICE_PATTERN.match(spec):
-        raise DeviceError(f"train.device: {spec!r}; expected auto | cpu | cuda | cuda:N | mps")
+        raise DeviceError(f"{key}: {spec!r}; expected auto | cpu | cuda | cuda:N | mps")
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(spec)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceError(f"train.device: {spec!r} but CUDA is not available here (use cpu or auto)")
+            raise DeviceError(f"{key}: {spec!r}; CUDA is not available here (use cpu or auto)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DeviceError(f"train.device: {spec!r} but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise DeviceError(f"{key}: {spec!r}; only {torch.cuda.device_count()} CUDA device(s) exist")
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError(f"train.device: {spec!r} but MPS is not available here")
+        raise DeviceError(f"{key}: {spec!r}; MPS is not available here")
     return dev
 
 
