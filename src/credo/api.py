@@ -66,8 +66,7 @@ class Trainer:
                     models[a["name"]] = (a.pop("model"), a.pop("tokenizer", None))
                 specs.append(a)
             extra["multi.agents"] = specs
-        cfg = make_config(config, overrides)
-        cfg = make_config(apply_overrides(cfg, extra, "Trainer arguments"))
+        cfg = apply_overrides(make_config(config, overrides), extra, "Trainer arguments")  # the trainer validates
         data = None
         if train_dataset is not None:
             cfg.task.kind = "dataset"
@@ -142,14 +141,15 @@ class RetrievalTrainer:
         from credo.retrieval.config import RetrievalConfig
         from credo.retrieval.data import read_beir
         from credo.retrieval.train import Sources, load_sources
+        from credo.validate import validate
 
         extra: dict[str, Any] = {}
         if output_dir is not None:
             extra["log.output_dir"] = str(output_dir)
         if isinstance(model, str | Path):
             extra["model.path"] = str(model)
-        cfg = make_config(config, overrides, RetrievalConfig)
-        self.config = make_config(apply_overrides(cfg, extra, "RetrievalTrainer arguments"), None, RetrievalConfig)
+        cfg = apply_overrides(make_config(config, overrides, RetrievalConfig), extra, "RetrievalTrainer arguments")
+        self.config = validate(cfg)  # before the data is read
 
         def as_set(d: Any) -> Any:
             return read_beir(d) if isinstance(d, str | Path) else d

@@ -195,6 +195,18 @@ def _validate_rl(cfg: Config) -> None:
     c.ge("log.save_every", 0)
     c.ge("log.keep_last", 0)
     _validate_multi(cfg, c)
+    _validate_wmss(cfg, c)
+
+
+def _validate_wmss(cfg: Config, c: _Checker) -> None:
+    w = cfg.wmss
+    c.within("wmss.lam", 0, 1, lo_open=True)
+    for k in ("wmss.steps", "wmss.lr"):
+        c.ge(k, 0)
+    c.ge("wmss.entropy_batch_size", 1)
+    c.device("wmss.weak_device", empty_ok=True)
+    c.check("wmss.alpha", lambda _: min(w.alpha, w.beta, w.gamma) >= 0 and w.alpha + w.beta + w.gamma > 0,
+            f"wmss.alpha/beta/gamma must be >= 0 and not all 0, got {w.alpha}/{w.beta}/{w.gamma}")
 
 
 def _validate_multi(cfg: Config, c: _Checker) -> None:

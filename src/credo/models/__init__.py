@@ -161,9 +161,7 @@ def prepare_policy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase | 
         tokenizer.pad_token = tokenizer.eos_token
     model = model.to(device)
     model.config.use_cache = True
-    if cfg.lora.r > 0 and not hasattr(model, "peft_config"):
-        model = add_adapter(model, cfg.lora, adapter)
-    elif cfg.lora.r > 0 and adapter not in model.peft_config:
+    if cfg.lora.r > 0 and adapter not in getattr(model, "peft_config", {}):
         model = add_adapter(model, cfg.lora, adapter)
     model.train()
     return model, tokenizer

@@ -53,10 +53,6 @@ class WMSSTrainer:
         w = cfg.wmss
         if not w.strong and cfg.sft.steps <= 0:
             raise ConfigError("wmss.strong is empty and sft.steps=0: no strong model (give one or SFT steps)")
-        if not 0.0 < w.lam <= 1.0:
-            raise ConfigError(f"wmss.lam must be in (0, 1], got {w.lam}")
-        if min(w.alpha, w.beta, w.gamma) < 0 or w.alpha + w.beta + w.gamma <= 0:
-            raise ConfigError(f"wmss.alpha/beta/gamma must be >= 0 and not all 0, got {w.alpha}/{w.beta}/{w.gamma}")
         for key in ("weak", "strong"):  # a bad path fails now, not after stage 1
             if getattr(w, key):
                 resolve_model_dir(dataclasses.replace(cfg.model, path=getattr(w, key)))
