@@ -61,8 +61,8 @@ def cmd_demo(args: argparse.Namespace) -> dict:
 def cmd_sft(args: argparse.Namespace) -> dict:
     from credo.config import load_config, recipe_path
     from credo.models import load_policy
-    from credo.sft.trainer import sft_train
-    from credo.tasks import build_task, encode_task_prompt
+    from credo.sft.trainer import sft_examples, sft_train
+    from credo.tasks import build_task
     from credo.train.checkpoint import save_hf_dir, seed_everything
     from credo.train.metrics import MetricsLogger
     from credo.train.rundir import open_run_dir
@@ -78,8 +78,7 @@ def cmd_sft(args: argparse.Namespace) -> dict:
     model, tok, _ = load_policy(cfg.model)
     task = build_task(cfg.task)
     rows = task.rows("train")[: cfg.sft.size]
-    examples = [(encode_task_prompt(tok, task, r, cfg.model.chat_template),
-                 tok(task.target(r), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]) for r in rows]
+    examples = sft_examples(tok, task, rows, cfg.model.chat_template)
     with MetricsLogger(out, tensorboard=cfg.log.tensorboard) as logger:
         metrics = sft_train(model, tok.pad_token_id, examples, cfg.sft, seed=cfg.train.seed, log=logger.log)
     save_hf_dir(out / "policy", model, tok)

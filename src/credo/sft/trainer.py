@@ -19,6 +19,15 @@ from credo.train.learner import lr_lambda
 IGNORE = -100
 
 
+def sft_examples(tokenizer, task, rows: list[dict], chat_template: bool = True) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids through the chat path, target ids + EOS) per task row: what every SFT warm start trains on."""
+    from credo.tasks import encode_task_prompt
+
+    return [(encode_task_prompt(tokenizer, task, r, chat_template),
+             tokenizer(task.target(r), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
+            for r in rows]
+
+
 @on_host
 def padded_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
     """→ input_ids [B, L], attention_mask [B, L], labels [B, L] (prompt and padding labelled -100)."""

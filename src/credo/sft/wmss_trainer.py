@@ -20,9 +20,9 @@ import yaml
 from credo.config import Config, ConfigError, to_dict
 from credo.models import cache_dir, load_policy, resolve_model_dir
 from credo.models.device import resolve_device
-from credo.sft.trainer import padded_batch, sft_train
+from credo.sft.trainer import padded_batch, sft_examples, sft_train
 from credo.sft.wmss import cached_entropy, wdds_resample, wdds_weights, wmss_loss
-from credo.tasks import build_task, encode_task_prompt
+from credo.tasks import build_task
 from credo.train.checkpoint import (
     export_policy,
     load_checkpoint_state,
@@ -40,9 +40,7 @@ from credo.validate import validate
 def task_examples(cfg: Config, tok) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, answer ids + EOS) for the first ``sft.size`` training rows of ``cfg.task``."""
     task = build_task(cfg.task)
-    return [(encode_task_prompt(tok, task, r, cfg.model.chat_template),
-             tok(task.target(r), add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
-            for r in task.rows("train")[: cfg.sft.size]]
+    return sft_examples(tok, task, task.rows("train")[: cfg.sft.size], cfg.model.chat_template)
 
 
 class WMSSTrainer:

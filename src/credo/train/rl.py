@@ -20,7 +20,7 @@ from credo.models.lora import add_adapter, is_peft
 from credo.rewards import build_reward_set
 from credo.rewards.noise import RewardNoise
 from credo.selection import apply_overlong, filter_groups
-from credo.sft.trainer import sft_train
+from credo.sft.trainer import sft_examples, sft_train
 from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import (
     export_policy,
@@ -143,9 +143,7 @@ class RLTrainer:
 
     def warm_start(self) -> dict[str, float]:
         rows = self.task.rows("train")[: self.cfg.sft.size]
-        examples = [(encode_task_prompt(self.tok, self.task, r, self.cfg.model.chat_template),
-                     self.tok(self.task.target(r), add_special_tokens=False)["input_ids"] + [self.tok.eos_token_id])
-                    for r in rows]
+        examples = sft_examples(self.tok, self.task, rows, self.cfg.model.chat_template)
         with tqdm(total=self.cfg.sft.steps, disable=not self.cfg.log.progress, desc="sft") as bar:
             def log(step: int, metrics: dict[str, float]) -> None:
                 bar.update(1)
