@@ -127,6 +127,8 @@ class AlgoConfig:
     overlong_filter: bool = _f(False, "DAPO: mask truncated responses out of the loss")
     overlong_penalty: bool = _f(False, "DAPO: soft length penalty added to the reward")
     overlong_buffer: int = _f(4, "soft overlong penalty ramps over the last this-many tokens before max_new_tokens")
+    scheduler: str = _f("", "rollout scheduler choosing which rollouts train (registry credo.selection.SCHEDULERS): "
+                        "cbs | random | max_abs_adv; empty = every rollout; settings in the cbs section")
 
 
 @dataclass
@@ -206,6 +208,28 @@ class WMSSConfig:
 
 
 @dataclass
+class CBSConfig:
+    """Rollout scheduling (``algo.scheduler``): CBS contextual rollout bandit, its replay buffer and its controls."""
+
+    mode: str = _f("intra", "intra (top keep_frac of each fresh group) | global (top top_k over the buffer)")
+    keep_frac: float = _f(0.5, "intra: fraction of each group kept (round(p * G), at least 1)")
+    top_k: int = _f(0, "global: rollouts per update (0 = one fresh round: train.prompts_per_step * sampling.n)")
+    buffer_rounds: int = _f(1, "global: FIFO buffer of the last L rounds (intra: must be 1)")
+    warmup_rounds: int = _f(5, "cbs: rounds of uniformly random selection before the scorer is used")
+    explore: str = _f("ee_net", "cbs exploration: ee_net (second network on the scorer's gradient) | neural_ucb "
+                      "(diagonal) | greedy (ablation)")
+    w_e: float = _f(0.5, "arm reward entropy guard weight: gain = dV - w_e * [E > e_min] * dE (0 = no-entropy-term)")
+    e_min_frac: float = _f(0.5, "entropy floor e_min as a fraction of the first round's mean token entropy")
+    hidden: int = _f(64, "cbs scorer width (MLP 10 -> hidden -> hidden -> 1)")
+    lr: float = _f(1e-3, "cbs scorer Adam learning rate")
+    window: int = _f(4096, "cbs scorer: sliding window of (features, gain) pairs it is fitted on")
+    fit_steps: int = _f(20, "cbs scorer: Adam steps after each new label")
+    fit_batch: int = _f(256, "cbs scorer: pairs per fit step")
+    ucb_nu: float = _f(1.0, "neural_ucb: weight of the exploration bonus")
+    ucb_lambda: float = _f(1.0, "neural_ucb: initial diagonal of the design matrix")
+
+
+@dataclass
 class LogConfig:
     output_dir: str = _f("runs/default", "run folder: metrics.jsonl, report.html, checkpoints/, tensorboard/")
     tensorboard: bool = _f(True, "write TensorBoard event files")
@@ -274,6 +298,7 @@ class Config:
     multi: MultiConfig = field(default_factory=MultiConfig)
     hacpo: HACPOConfig = field(default_factory=lambda: HACPOConfig())
     wmss: WMSSConfig = field(default_factory=WMSSConfig)
+    cbs: CBSConfig = field(default_factory=CBSConfig)
 
 
 @dataclass

@@ -196,6 +196,7 @@ def _validate_rl(cfg: Config) -> None:
     c.ge("log.keep_last", 0)
     _validate_multi(cfg, c)
     _validate_wmss(cfg, c)
+    _validate_cbs(cfg, c)
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:
@@ -207,6 +208,30 @@ def _validate_wmss(cfg: Config, c: _Checker) -> None:
     c.device("wmss.weak_device", empty_ok=True)
     c.check("wmss.alpha", lambda _: min(w.alpha, w.beta, w.gamma) >= 0 and w.alpha + w.beta + w.gamma > 0,
             f"wmss.alpha/beta/gamma must be >= 0 and not all 0, got {w.alpha}/{w.beta}/{w.gamma}")
+
+
+def _validate_cbs(cfg: Config, c: _Checker) -> None:
+    from credo.selection import MODES, SCHEDULERS
+    from credo.selection.bandit import EXPLORATION
+
+    c.choice("algo.scheduler", SCHEDULERS.names(), empty_ok=True)
+    if cfg.algo.scheduler:
+        c.check("algo.scheduler", lambda _: not cfg.multi.workflow,
+                f"rollout scheduling runs in the single-policy trainer only (multi.workflow={cfg.multi.workflow!r})")
+    c.choice("cbs.mode", MODES)
+    c.within("cbs.keep_frac", 0, 1, lo_open=True)
+    c.ge("cbs.top_k", 0)
+    c.ge("cbs.buffer_rounds", 1)
+    if cfg.cbs.mode == "intra":
+        c.check("cbs.buffer_rounds", lambda v: v == 1, "must be 1 with cbs.mode=intra (use cbs.mode=global to reuse)")
+    c.ge("cbs.warmup_rounds", 0)
+    c.choice("cbs.explore", EXPLORATION)
+    for k in ("cbs.w_e", "cbs.e_min_frac", "cbs.fit_steps", "cbs.ucb_nu"):
+        c.ge(k, 0)
+    for k in ("cbs.hidden", "cbs.window", "cbs.fit_batch"):
+        c.ge(k, 1)
+    c.gt("cbs.lr", 0)
+    c.gt("cbs.ucb_lambda", 0)
 
 
 def _validate_multi(cfg: Config, c: _Checker) -> None:

@@ -19,7 +19,7 @@ from credo.models.device import resolve_device
 from credo.models.lora import add_adapter, is_peft
 from credo.rewards import build_reward_set
 from credo.rewards.noise import RewardNoise
-from credo.selection import apply_overlong, filter_groups
+from credo.selection import apply_overlong, build_selector, filter_groups
 from credo.sft.trainer import sft_examples, sft_train
 from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import (
@@ -94,9 +94,12 @@ class RLTrainer:
         self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
         self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
                                reference=self._reference(ckpt is not None), adapter="default")
+        self.selector = build_selector(cfg)  # CBS / control schedulers (algo.scheduler); None = train on all
         state = self._restore(ckpt)
         if state is not None:
             self.learner.load_state_dict(state["learner"])
+            if self.selector is not None:
+                self.selector.load_state_dict(state["selector"])
         self._start_logging(ckpt)
 
     # ---------------------------------------------------------------- set-up shared with the multi-agent trainers
@@ -214,13 +217,22 @@ class RLTrainer:
         if self.noise is not None:
             metrics |= self.noise(trajs)
         metrics |= apply_overlong(trajs, self.cfg.algo, self.cfg.sampling.max_new_tokens)
-        metrics |= compute_advantages(trajs, self.cfg.algo)
+        metrics |= compute_advantages(trajs, self.cfg.algo)  # on full groups, before any selection
+        batch, chosen = self.select(trajs)
         with self.timer("old_logprob"):
-            self.learner.attach_logprobs(trajs)
+            self.learner.attach_logprobs(batch)
         with self.timer("update"):
-            metrics |= self.learner.update(trajs)
+            metrics |= self.learner.update(batch)
         self.step += 1
-        return metrics | self.batch_metrics(trajs) | self.timer.pop()
+        return metrics | chosen | self.batch_metrics(trajs) | self.timer.pop()
+
+    def select(self, trajs: list[Trajectory]) -> tuple[list[Trajectory], dict[str, float]]:
+        """The rollouts this step trains on: all fresh ones, or the scheduler's choice among the fresh round (and
+        the replay buffer) with ``cbs/...`` metrics (``credo.selection.RolloutSelector``)."""
+        if self.selector is None:
+            return trajs, {}
+        with self.timer("select"):
+            return self.selector.select(trajs, self.step, self.learner)
 
     # ---------------------------------------------------------------- bookkeeping
     @staticmethod
@@ -238,7 +250,8 @@ class RLTrainer:
 
     def save(self) -> Path:
         state = {"learner": self.learner.state_dict(), "cursor": self.cursor.state_dict(),
-                 "next_group": self.next_group, "reward_noise": self.noise.state_dict() if self.noise else None}
+                 "next_group": self.next_group, "reward_noise": self.noise.state_dict() if self.noise else None,
+                 "selector": self.selector.state_dict() if self.selector is not None else None}
         return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
                                keep_last=self.cfg.log.keep_last)
 
