@@ -40,6 +40,8 @@ def test_forcing_the_default_device_catches_an_implicit_tensor():
     ("grpo", ["algo.kl_coef=0.1", "train.mini_batches=2", "sft.steps=2"]),
     ("gspo", ["algo.kl_coef=0.1", "train.gradient_checkpointing=true"]),
     ("dapo", []),
+    ("cbs_intra", ["cbs.warmup_rounds=0"]),
+    ("cbs_global", ["cbs.warmup_rounds=0", "cbs.explore=neural_ucb"]),
     ("ccpo_think_reason", []),
     ("ccpo_voting", []),
     ("dacr_are", []),

@@ -41,15 +41,16 @@ class NeuralBandit:
             raise ValueError(f"cbs.explore must be one of {EXPLORATION}, got {explore!r}")
         self.explore, self.window, self.fit_steps, self.fit_batch = explore, window, fit_steps, fit_batch
         self.hidden, self.nu = hidden, ucb_nu
-        with torch.random.fork_rng(devices=[]):  # deterministic init that leaves the global RNG stream alone
+        # a deterministic init on the CPU that leaves the global RNG stream alone
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"):
             torch.manual_seed(seed)
             self.f1 = mlp([d_in, hidden, hidden, 1])
             self.dim = sum(p.numel() for p in self.f1.parameters())
             self.f2 = mlp([self.dim, hidden, 1]) if explore == "ee_net" else None
         self.opt1 = torch.optim.Adam(self.f1.parameters(), lr=lr)
         self.opt2 = torch.optim.Adam(self.f2.parameters(), lr=lr) if self.f2 is not None else None
-        self.z = torch.full((self.dim,), float(ucb_lambda)) if explore == "neural_ucb" else None
-        self.xs, self.ys = torch.zeros(0, d_in), torch.zeros(0)
+        self.z = torch.full((self.dim,), float(ucb_lambda), device="cpu") if explore == "neural_ucb" else None
+        self.xs, self.ys = torch.zeros(0, d_in, device="cpu"), torch.zeros(0, device="cpu")
         self.y_mean, self.y_std = 0.0, 1.0
 
     def gradients(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,7 +98,7 @@ class NeuralBandit:
         if x.shape[0] == 0:
             return {}
         self.xs = torch.cat([self.xs, x.float()])[-self.window:]
-        self.ys = torch.cat([self.ys, torch.full((x.shape[0],), float(gain))])[-self.window:]
+        self.ys = torch.cat([self.ys, torch.full((x.shape[0],), float(gain), device="cpu")])[-self.window:]
         n = self.ys.numel()
         self.y_mean = float(self.ys.mean())
         std = float(self.ys.std(unbiased=False)) if n > 1 else 0.0

@@ -32,7 +32,7 @@ def policy_stats(learner, trajs) -> tuple[list[torch.Tensor], torch.Tensor, torc
         mean_ent.append(((ent * rmask).sum(-1) / n).cpu())
         lps += [lp[i, : t.num_tokens].cpu() for i, t in enumerate(rows)]
     if not lps:
-        return [], torch.zeros(0), torch.zeros(0)
+        return [], torch.zeros(0, device="cpu"), torch.zeros(0, device="cpu")
     return lps, torch.cat(mean_lp).double(), torch.cat(mean_ent).double()
 
 
@@ -57,7 +57,7 @@ def raw_features(entries: list[Stored], step: int, mean_logprob: torch.Tensor, m
         rows.append([float(t.reward), adv, e.group_acc, float(mean_entropy[i]), e.clip_ratio,
                      t.num_tokens / max_new_tokens, float(t.finish_reason == "length"), float(e.age(step)),
                      float(e.usage), float(mean_logprob[i])])
-    return torch.tensor(rows, dtype=torch.float64).reshape(len(entries), len(FEATURES))
+    return torch.tensor(rows, dtype=torch.float64, device="cpu").reshape(len(entries), len(FEATURES))
 
 
 def normalise(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

@@ -61,7 +61,7 @@ class MaxAbsAdvantage(Scheduler):
 
     def score(self, x, entries, gen):
         adv = torch.tensor([float(e.traj.advantage.float().abs().mean()) if torch.is_tensor(e.traj.advantage)
-                            else abs(float(e.traj.advantage)) for e in entries], dtype=torch.float64)
+                            else abs(float(e.traj.advantage)) for e in entries], dtype=torch.float64, device="cpu")
         return adv + 1e-9 * torch.rand(len(entries), generator=gen, dtype=torch.float64, device="cpu"), None, None
 
 

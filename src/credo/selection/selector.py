@@ -103,7 +103,7 @@ class RolloutSelector:
         order = torch.sort(scores, descending=True, stable=True).indices.tolist()
         if self.cfg.mode == "global":
             k = min(self.cfg.top_k or n_fresh, len(cands))
-            return torch.tensor(sorted(order[:k]), dtype=torch.long)
+            return torch.tensor(sorted(order[:k]), dtype=torch.long, device="cpu")
         size: dict[int, int] = {}
         for e in cands:
             size[e.traj.group_id] = size.get(e.traj.group_id, 0) + 1
@@ -114,7 +114,7 @@ class RolloutSelector:
             if taken.get(g, 0) < keep_count(size[g], self.cfg.keep_frac):
                 taken[g] = taken.get(g, 0) + 1
                 keep.append(i)
-        return torch.tensor(sorted(keep), dtype=torch.long)
+        return torch.tensor(sorted(keep), dtype=torch.long, device="cpu")
 
     def metrics(self, cands: list[Stored], idx: torch.Tensor, step: int, warm: bool,
                 bonus: torch.Tensor | None) -> dict[str, float]:
