@@ -41,6 +41,7 @@ def timed_step(trainer):
     ("grpo", ["model.lora.r=8", "algo.kl_coef=0.05"]),
     ("ccpo_think_reason", []),
     ("hacpo", []),
+    ("cbs_global", ["cbs.warmup_rounds=0", "cbs.explore=neural_ucb"]),
 ])
 def test_one_rl_step_on_cuda_bf16(recipe, extra, tmp_path):
     cfg = load_config(f"src/credo/recipes/{recipe}.yaml", GPU + extra + [f"log.output_dir={tmp_path}"])
