@@ -56,6 +56,7 @@ class RolloutSelector:
         self.pending: dict | None = None  # features [K, 10] and mean predicted gain of the last selection
         self.prev: tuple[float, float] | None = None  # (V, E) of the last round
         self.e_min: float | None = None
+        self.last: dict = {}  # the last round's candidates, scores and chosen indices (for analysis; not saved)
 
     def select(self, fresh: list[Trajectory], step: int, learner) -> tuple[list[Trajectory], dict[str, float]]:
         """The rollouts to train on at RL step ``step`` (fresh and buffered), and ``cbs/...`` metrics."""
@@ -88,6 +89,7 @@ class RolloutSelector:
         else:
             scores, pred, bonus = self.scheduler.score(x, cands, self.gen)
         idx = self.pick(cands, scores, len(new))
+        self.last = {"entries": cands, "scores": scores, "chosen": idx, "warmup": warm}
         self.scheduler.chosen(x[idx])
         metrics |= self.metrics(cands, idx, step, warm, bonus)
         for i in idx.tolist():
