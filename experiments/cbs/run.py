@@ -2,7 +2,7 @@
 mechanism measure (rank correlation of the scheduler's score with each rollout's true first-order gain).
 
 Stages (each writes out/<stage>_seed<S>.json; run niced, one thread):
-  sft   SFT the 0.87M embedded model in 25-step chunks until its sampled accuracy (200 x 8) is in [0.3, 0.5]; save it.
+  sft   SFT the 0.87M embedded model until its sampled accuracy (200 x 8) is in [0.3, 0.5]; save that checkpoint.
   grpo  full GRPO (16 prompts x 8, 150 steps, lr 3e-4, warm-up 20) from the SFT checkpoint; sampled accuracy
         (500 x 8) and J_probe every 50 steps (gate parts 1 and 2); at steps 0 and 75 the half-batch probe (gate part
         3 and the label's signal-to-noise).
@@ -165,27 +165,39 @@ def auroc(pos, neg) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------- stages
-def stage_sft(seed: int) -> dict:
+class InBand(Exception):
+    """Raised from the SFT log callback to stop at the first checkpoint whose accuracy is in the band."""
+
+
+def stage_sft(seed: int, max_steps: int = 3000) -> dict:
+    """One continuous SFT run (AdamW lr 3e-3, batch 32, 150-step warm-up then cosine over ``max_steps``); sampled
+    accuracy (200 x 8) every 100 steps, every 25 once it reaches 0.2; stop at the first value in [0.3, 0.5]."""
     trainer = trainer_for("sft", seed, ["train.steps=0"])
     probes, acc_rows = held_out(trainer)
     examples = sft_examples(trainer.tok, trainer.task, trainer.task.rows("train"), False)
-    log, steps = [], 0
-    for chunk in range(40):
-        sft_train(trainer.model, trainer.tok.pad_token_id, examples, SFTConfig(steps=25, batch_size=32, lr=3e-3),
-                  seed=seed * 1000 + chunk)
-        steps += 25
+    log: list[dict] = []
+
+    def measure(step: int, metrics: dict) -> None:
+        every = 25 if log and log[-1]["sampled_acc_200x8"] >= 0.2 else 100
+        if step % every:
+            return
         acc = sampled_accuracy(trainer, acc_rows[:200])
-        log.append({"sft_steps": steps, "sampled_acc_200x8": acc})
+        log.append({"sft_steps": step, "sampled_acc_200x8": acc, "loss": metrics.get("sft/loss")})
         print(log[-1], flush=True)
         if 0.3 <= acc <= 0.5:
-            break
+            raise InBand
         if acc > 0.5:
-            raise SystemExit(f"overshot the band at {steps} steps (acc {acc:.3f}); use smaller chunks")
+            raise SystemExit(f"overshot the band at {step} steps (acc {acc:.3f})")
+
+    try:
+        sft_train(trainer.model, trainer.tok.pad_token_id, examples,
+                  SFTConfig(steps=max_steps, batch_size=32, lr=3e-3), seed=seed, log=measure)
+    except InBand:
+        pass
     trainer.model.save_pretrained(OUT / "sft_model", safe_serialization=True)
     trainer.tok.save_pretrained(OUT / "sft_model")
-    out = {"log": log, "sft_steps": steps, "sampled_acc_500x8": sampled_accuracy(trainer, acc_rows),
-           "J_probe": probe_j(trainer.model, trainer.tok, trainer.task, probes)}
-    return out
+    return {"log": log, "sft_steps": log[-1]["sft_steps"], "sampled_acc_500x8": sampled_accuracy(trainer, acc_rows),
+            "J_probe": probe_j(trainer.model, trainer.tok, trainer.task, probes)}
 
 
 def half_probe(trainer, probes, halves: int = 20) -> dict:

@@ -1,0 +1,78 @@
+"""Markdown tables from out/*.json (run.py's stages): gate, label SNR, mechanism, outcome."""
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def load(stage: str) -> dict[int, dict]:
+    return {json.loads(p.read_text())["args"]["seed"]: json.loads(p.read_text())
+            for p in sorted(OUT.glob(f"{stage}_seed*.json"))}
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return statistics.fmean(xs) if xs else float("nan")
+
+
+def main() -> None:
+    grpo, cbs = load("grpo"), load("cbs")
+    print("| seed | acc 0 | acc 50 | acc 100 | acc 150 | gain | Spearman(J, acc) | r(Σg, ΔJ) @0 | r(Σg, ΔJ) @75 |"
+          " label noise sd @0 / @75 | label SNR @0 / @75 | r(label, ΔJ) @0 / @75 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for s, r in grpo.items():
+        acc = [c["sampled_acc"] for c in r["curve"]]
+        hp = r["half_probe"]
+        h0, h75 = hp.get("0", {}), hp.get("75", {})
+
+        def f(h, k, fmt="{:.3f}"):
+            return fmt.format(h[k]) if k in h and h[k] is not None else "—"
+        print(f"| {s} | " + " | ".join(f"{a:.3f}" for a in acc) + f" | {r['gain']:+.3f} | {r['spearman_J_vs_acc']:.2f} "
+              f"| {f(h0, 'r_sum_g_vs_dJ', '{:.2f}')} | {f(h75, 'r_sum_g_vs_dJ', '{:.2f}')} "
+              f"| {math.sqrt(h0['label_noise_var']):.3f} / {math.sqrt(h75['label_noise_var']):.3f} "
+              f"| {f(h0, 'label_snr')} / {f(h75, 'label_snr')} "
+              f"| {f(h0, 'r_label_vs_dJ', '{:.2f}')} / {f(h75, 'r_label_vs_dJ', '{:.2f}')} |")
+    print()
+    print("| seed | probes | Spearman(score, g) | Spearman(\\|A\\|, g) | within-group Spearman(score, g) |"
+          " regret share (chosen − random) / (oracle − random) | AUROC TP vs FP | acc start → end (CBS) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s, r in cbs.items():
+        m = r["mechanism"]
+        share = [(x["sum_g_chosen"] - x["sum_g_random_expected"]) / (x["sum_g_oracle"] - x["sum_g_random_expected"])
+                 for x in m if x["sum_g_oracle"] - x["sum_g_random_expected"] > 0]
+        print(f"| {s} | {len(m)} | {mean([x['spearman_score_g'] for x in m]):+.3f} "
+              f"| {mean([x['spearman_absadv_g'] for x in m]):+.3f} "
+              f"| {mean([x['within_group_spearman_score_g'] for x in m]):+.3f} | {mean(share):+.3f} "
+              f"| {mean([x['auroc_tp_vs_fp'] for x in m]):.3f} "
+              f"| {r['sampled_acc_start']:.3f} → {r['sampled_acc_end']:.3f} |")
+
+
+def confound() -> None:
+    """Predicted vs realised gain of the CBS runs, and how much of both is the previous round's V and E (a round-level
+    regression to the mean that per-round z-scores leak into the features), not a rollout's value."""
+    import numpy as np
+
+    print("| seed | steps | corr(predicted, realised) | corr(realised, V_{t-1}) | corr(predicted, V_{t-1}) |"
+          " partial corr(predicted, realised \\| V_{t-1}, E_{t-1}) |")
+    print("|---|---|---|---|---|---|")
+    for s, r in load("cbs").items():
+        ms = r["cbs_metrics"]
+        rows = np.array([(ms[t - 1]["cbs/V"], ms[t - 1]["cbs/E"], ms[t]["cbs/realised_gain"],
+                          ms[t]["cbs/predicted_gain"]) for t in range(1, len(ms)) if "cbs/predicted_gain" in ms[t]])
+        x = np.c_[np.ones(len(rows)), rows[:, 0], rows[:, 1]]
+
+        def res(y, x=x):
+            return y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+
+        c = np.corrcoef
+        print(f"| {s} | {len(rows)} | {c(rows[:, 3], rows[:, 2])[0, 1]:+.2f} | {c(rows[:, 2], rows[:, 0])[0, 1]:+.2f} "
+              f"| {c(rows[:, 3], rows[:, 0])[0, 1]:+.2f} | {c(res(rows[:, 3]), res(rows[:, 2]))[0, 1]:+.2f} |")
+
+
+if __name__ == "__main__":
+    main()
+    print()
+    confound()
