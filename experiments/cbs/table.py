@@ -48,6 +48,25 @@ def main() -> None:
               f"| {mean([x['within_group_spearman_score_g'] for x in m]):+.3f} | {mean(share):+.3f} "
               f"| {mean([x['auroc_tp_vs_fp'] for x in m]):.3f} "
               f"| {r['sampled_acc_start']:.3f} → {r['sampled_acc_end']:.3f} |")
+    keys = ["spearman_score_g", "spearman_absadv_g", "within_group_spearman_score_g", "auroc_tp_vs_fp"]
+    per_seed = {k: [mean([x[k] for x in r["mechanism"]]) for r in cbs.values()] for k in keys}
+    if len(cbs) > 1:
+        print("| mean ± SE over seeds | | " + " | ".join(
+            f"{statistics.fmean(v):+.3f} ± {statistics.stdev(v) / math.sqrt(len(v)):.3f}"
+            for k, v in per_seed.items() if k != "auroc_tp_vs_fp") + " | | "
+            f"{statistics.fmean(per_seed['auroc_tp_vs_fp']):.3f} ± "
+            f"{statistics.stdev(per_seed['auroc_tp_vs_fp']) / math.sqrt(len(cbs)):.3f} | |")
+    print()
+    print("| seed | full GRPO acc @150 | CBS-intra acc @150 | CBS − full |")
+    print("|---|---|---|---|")
+    diffs = []
+    for s in sorted(set(grpo) & set(cbs)):
+        a, b = grpo[s]["curve"][-1]["sampled_acc"], cbs[s]["sampled_acc_end"]
+        diffs.append(b - a)
+        print(f"| {s} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
+    if len(diffs) > 1:
+        se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+        print(f"| mean ± SE | | | {statistics.fmean(diffs):+.3f} ± {se:.3f} |")
 
 
 def confound() -> None:
