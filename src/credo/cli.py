@@ -1,4 +1,4 @@
-"""The ``credo`` command line: train, sft, eval, demo, config, retrieve."""
+"""The ``credo`` command line: train, sft, eval, generate, demo, config, retrieve."""
 
 from __future__ import annotations
 
@@ -110,6 +110,34 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     return result
 
 
+def logits_processors(args: argparse.Namespace, cfg, model, tokenizer) -> list:
+    """Logits processors ``(input_ids, logits) -> logits`` that ``credo generate`` hands to the engine (guided
+    decoding plugs in here); none by default."""
+    return []
+
+
+def cmd_generate(args: argparse.Namespace) -> dict:
+    from credo.config import ConfigError, load_config, recipe_path
+    from credo.engines.generate import generate
+    from credo.engines.samplers import SAMPLERS
+    from credo.models import load_policy
+    from credo.models.device import resolve_device
+
+    if args.sampler not in SAMPLERS:
+        raise ConfigError(f"--sampler: {args.sampler!r}; one of {SAMPLERS.names()}")
+    if args.n < 1:
+        raise ConfigError(f"--n: {args.n}; must be >= 1")
+    cfg = load_config(recipe_path(args.recipe), args.overrides)
+    if args.model:
+        cfg.model.path = args.model
+    model, tok, path = load_policy(cfg.model, resolve_device(cfg.train.device))
+    out = args.out or str(Path(cfg.log.output_dir) / f"generations_{args.sampler}.jsonl")
+    result = generate(cfg, args.sampler, out, n=args.n, model=model, tokenizer=tok,
+                      processors=logits_processors(args, cfg, model, tok))
+    print(json.dumps({"model": str(path), "sampler": args.sampler, "generations": out, **result}, indent=1))
+    return result
+
+
 def _eval_agents(cfg, model_root: str | None) -> dict:
     """Held-out evaluation of a multi-agent recipe; ``--model`` is a run's ``agents/`` folder (one HF directory per
     agent that owns a policy)."""
@@ -180,6 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory (a run's policy/ or checkpoints/step_N/policy; for a "
                    "multi-agent recipe the run's agents/ folder)")
     p.set_defaults(fn=cmd_eval)
+    p = sub.add_parser("generate", help="run a sampler (sage | sample | greedy) over a recipe's held-out prompts: "
+                       "a JSONL of generations and a tokens/accuracy summary")
+    p.add_argument("recipe")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--sampler", default="sample", help="registry credo.engines.samplers.SAMPLERS: sage | sample | "
+                   "greedy (sage reads the recipe's sage section)")
+    p.add_argument("--n", type=int, default=1, help="generations per prompt (for sage: r completions)")
+    p.add_argument("--model", help="model directory (default: the recipe's model.path)")
+    p.add_argument("--out", help="JSONL path (default: <log.output_dir>/generations_<sampler>.jsonl)")
+    p.set_defaults(fn=cmd_generate)
     p = sub.add_parser("demo", help="SFT warm start + GRPO on the embedded model, with an HTML report")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--resume", action="store_true")

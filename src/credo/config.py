@@ -274,6 +274,7 @@ class Config:
     multi: MultiConfig = field(default_factory=MultiConfig)
     hacpo: HACPOConfig = field(default_factory=lambda: HACPOConfig())
     wmss: WMSSConfig = field(default_factory=WMSSConfig)
+    sage: SageConfig = field(default_factory=lambda: SageConfig())
 
 
 @dataclass
@@ -295,6 +296,29 @@ class HACPOConfig:
     omega_min: float = _f(0.1, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
     omega_max: float = _f(10.0, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
     warmup: int = _f(0, "omega is 1 while at most this many steps were recorded (the tracker still records them)")
+
+
+@dataclass
+class SageConfig:
+    """SAGE step-wise confident-stop sampling (``credo generate --sampler sage``) and SAGE-RL (``sage.rollouts > 0``:
+    that many of the sampling.n group members per prompt come from SAGE(width, rollouts))."""
+
+    rollouts: int = _f(0, "SAGE-RL: r of the sampling.n group members per prompt sampled by SAGE(width, r), the rest "
+                       "by ordinary sampling (0 = off)")
+    width: int = _f(2, "beam width m: chains kept per prompt; each is expanded by 2m sampled next steps")
+    tolerance: int = _f(2, "h: an end-of-thinking candidate is accepted only within the top h by the ranking score "
+                        "(TR = h / 2m)")
+    max_steps: int = _f(14, "T_max: beam rounds (steps) before the best chains are forced to stop thinking")
+    step_tokens: int = _f(0, "token cap of one step (0 = up to sampling.max_new_tokens)")
+    delimiter: str = _f("\n\n", "a step ends after this string (or at end-of-thinking, EOS, a stop string)")
+    end_think: str = _f("</think>", "end-of-thinking string; after it the answer is decoded greedily (empty = "
+                        "no thinking phase: a chain ends at EOS or a sampling.stop string)")
+    rank: str = _f("chain", "ranking score: chain (Phi: mean log-prob of the whole chain) | token (phi: log-prob of "
+                   "the step's last token; the ablation)")
+    stop_rule: str = _f("rank", "confident stop: rank (accept a completed candidate within the top tolerance) | "
+                        "topk (also stop a chain whose delimiter was sampled where end_think's first token was among "
+                        "the top stop_top_k next tokens)")
+    stop_top_k: int = _f(1, "topk stop rule: k")
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> dict[str, dataclasses.Field]:

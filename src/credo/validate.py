@@ -196,6 +196,7 @@ def _validate_rl(cfg: Config) -> None:
     c.ge("log.keep_last", 0)
     _validate_multi(cfg, c)
     _validate_wmss(cfg, c)
+    _validate_sage(cfg, c)
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:
@@ -207,6 +208,21 @@ def _validate_wmss(cfg: Config, c: _Checker) -> None:
     c.device("wmss.weak_device", empty_ok=True)
     c.check("wmss.alpha", lambda _: min(w.alpha, w.beta, w.gamma) >= 0 and w.alpha + w.beta + w.gamma > 0,
             f"wmss.alpha/beta/gamma must be >= 0 and not all 0, got {w.alpha}/{w.beta}/{w.gamma}")
+
+
+def _validate_sage(cfg: Config, c: _Checker) -> None:
+    from credo.engines.sage import RANKS, STOP_RULES, check_stops
+
+    c.within("sage.rollouts", 0, cfg.sampling.n)
+    for k in ("sage.width", "sage.tolerance", "sage.max_steps", "sage.stop_top_k"):
+        c.ge(k, 1)
+    c.ge("sage.step_tokens", 0)
+    c.check("sage.delimiter", lambda v: isinstance(v, str) and v != "", "a non-empty string")
+    c.check("sage.end_think", lambda v: isinstance(v, str), "a string (empty = no thinking phase)")
+    c.choice("sage.rank", RANKS)
+    c.choice("sage.stop_rule", STOP_RULES)
+    if cfg.sage.rollouts > 0:
+        check_stops(cfg.sage, cfg.sampling)
 
 
 def _validate_multi(cfg: Config, c: _Checker) -> None:

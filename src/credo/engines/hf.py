@@ -3,7 +3,8 @@
 Each distinct prompt is prefilled once (left-padded batch) and its cache is repeated for the n samples; decoding
 stops per row on EOS or a stop string, and finished rows are dropped from the batch so they cost no more FLOPs.
 Rollout log-probs are those of the sampled tokens under softmax(logits / temperature), the distribution the
-training forward uses; top-k / top-p only restrict which tokens can be drawn.
+training forward uses; top-k / top-p and ``logits_processors`` (callables ``(input_ids [R, L], logits [R, V]) ->
+logits``, e.g. guided decoding) only change which tokens are drawn.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from credo.config import SamplingConfig
 from credo.engines import ENGINES
+from credo.engines.stepwise import apply_processors
 from credo.models.device import autocast, model_device
 from credo.models.forward import left_pad, prefill
 from credo.models.lora import activate
@@ -45,6 +47,7 @@ class HFEngine:
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = sorted(set(eos if isinstance(eos, list) else [eos]))
         self._piece: dict[int, str] = {}
+        self.logits_processors: list = []  # (input_ids [R, L], logits [R, V]) -> logits, applied in order
 
     def _text(self, token: int) -> str:
         s = self._piece.get(token)
@@ -72,6 +75,7 @@ class HFEngine:
         rep = torch.arange(ids.shape[0], device=dev).repeat_interleave(n)
         cache.batch_repeat_interleave(n)
         logits, mask = logits[rep], mask[rep]
+        seq = ids[rep] if self.logits_processors else None  # full ids per row, what the processors see
         pos = mask.sum(-1, keepdim=True)  # next position id per row
         eos_ids = torch.tensor(self.eos_ids, dtype=torch.long, device=dev)
         active = torch.arange(rows, device=dev)  # original row index of each live cache row
@@ -85,6 +89,8 @@ class HFEngine:
         for step in range(sampling.max_new_tokens):
             scaled = logits.float() / temp
             logp = torch.log_softmax(scaled, dim=-1)
+            if seq is not None:
+                scaled = apply_processors(self.logits_processors, seq, logits.float()) / temp
             if greedy:
                 tok = scaled.argmax(-1)
             else:
@@ -114,7 +120,10 @@ class HFEngine:
             if keep.numel() < active.numel():
                 cache.batch_select_indices(keep)
                 active, tok, mask, pos = active[keep], tok[keep], mask[keep], pos[keep]
+                seq = seq[keep] if seq is not None else None
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            if seq is not None:
+                seq = torch.cat([seq, tok.unsqueeze(-1)], dim=1)
             out = self.model(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=pos,
                              cache=cache, use_cache=True)
             cache, logits, pos = out.past_key_values, out.logits[:, -1, :], pos + 1

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
 from credo.engines import ENGINES
+from credo.engines.samplers import group_rollout, source_metrics
 from credo.models import dtype_name, load_causal_lm, load_policy, prepare_policy
 from credo.models.device import resolve_device
 from credo.models.lora import add_adapter, is_peft
@@ -186,7 +187,7 @@ class RLTrainer:
             rows = [self.train_rows[i] for i in self.cursor.take(want - len({t.group_id for t in batch}))]
             with self.timer("generate"):
                 prompts = [encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template) for r in rows]
-                trajs = self.engine.generate(prompts, cfg.sampling.n, cfg.sampling, version=self.step)
+                trajs = group_rollout(self.engine, prompts, cfg.sampling, cfg.sage, version=self.step)
             with self.timer("reward"):
                 self.score(trajs, rows)
             if cfg.algo.dynamic_sampling:
@@ -215,6 +216,8 @@ class RLTrainer:
             metrics |= self.noise(trajs)
         metrics |= apply_overlong(trajs, self.cfg.algo, self.cfg.sampling.max_new_tokens)
         metrics |= compute_advantages(trajs, self.cfg.algo)
+        if self.cfg.sage.rollouts > 0:
+            metrics |= source_metrics(trajs)
         with self.timer("old_logprob"):
             self.learner.attach_logprobs(trajs)
         with self.timer("update"):
