@@ -305,6 +305,8 @@ class SageConfig:
 
     rollouts: int = _f(0, "SAGE-RL: r of the sampling.n group members per prompt sampled by SAGE(width, r), the rest "
                        "by ordinary sampling (0 = off)")
+    sampler: str = _f("sage", "SAGE-RL: sampler (registry credo.engines.samplers.SAMPLERS) of the r members; other "
+                      "names give controls such as injecting the shortest of several samples")
     width: int = _f(2, "beam width m: chains kept per prompt; each is expanded by 2m sampled next steps")
     tolerance: int = _f(2, "h: an end-of-thinking candidate is accepted only within the top h by the ranking score "
                         "(TR = h / 2m)")

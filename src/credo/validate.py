@@ -212,8 +212,10 @@ def _validate_wmss(cfg: Config, c: _Checker) -> None:
 
 def _validate_sage(cfg: Config, c: _Checker) -> None:
     from credo.engines.sage import RANKS, STOP_RULES, check_stops
+    from credo.engines.samplers import SAMPLERS
 
     c.within("sage.rollouts", 0, cfg.sampling.n)
+    c.choice("sage.sampler", SAMPLERS.names())
     for k in ("sage.width", "sage.tolerance", "sage.max_steps", "sage.stop_top_k"):
         c.ge(k, 1)
     c.ge("sage.step_tokens", 0)

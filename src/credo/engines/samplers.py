@@ -43,13 +43,14 @@ def sage(engine, prompts: list[list[int]], n: int, sampling: SamplingConfig, sag
 
 def group_rollout(engine, prompts: list[list[int]], sampling: SamplingConfig, sage: SageConfig,
                   version: int = 0) -> list[Trajectory]:
-    """SAGE-RL groups: for each prompt ``sage.rollouts`` (r) members from SAGE(sage.width, r) followed by
-    ``sampling.n - r`` ordinary samples → ``len(prompts) * sampling.n`` trajectories, prompt i's group at
-    ``[i*n:(i+1)*n]``. With r = 0 this is plain sampling (same calls, same random stream)."""
+    """SAGE-RL groups: for each prompt ``sage.rollouts`` (r) members from the sampler ``sage.sampler`` (default
+    SAGE(sage.width, r)) followed by ``sampling.n - r`` ordinary samples → ``len(prompts) * sampling.n``
+    trajectories, prompt i's group at ``[i*n:(i+1)*n]``. With r = 0 this is plain sampling (same calls, same
+    random stream)."""
     n, r = sampling.n, sage.rollouts
     if r == 0:
         return sample(engine, prompts, n, sampling, version=version)
-    beams = SAMPLERS.get("sage")(engine, prompts, r, sampling, sage, version=version)
+    beams = SAMPLERS.get(sage.sampler)(engine, prompts, r, sampling, sage, version=version)
     plain = sample(engine, prompts, n - r, sampling, version=version) if n > r else []
     out: list[Trajectory] = []
     for i in range(len(prompts)):
