@@ -96,7 +96,7 @@ def stop_probability(model, tok, rows: list[dict]) -> dict:
     return out
 
 
-def cmd_gate(n_prompts: int = 500, seed: int = 0) -> None:
+def cmd_gate(n_prompts: int = 300, seed: int = 0) -> None:
     torch.set_num_threads(1)
     model, tok, _ = load_policy(ModelConfig(path=str(OUT / "sft")), "cpu")
     model.eval()
@@ -132,7 +132,7 @@ def cmd_gate(n_prompts: int = 500, seed: int = 0) -> None:
             best8 = [max(think_phi(t, tok) for t in g) for g in groups]
             res["gate_sage_phi_ge_best_of_8"] = sum(t.info["sage_phi"] >= b - 1e-6 for t, b in zip(out, best8)) \
                 / n_prompts
-    res["primary_sft"] = stop_probability(model, tok, rows)
+    res["primary_sft"] = stop_probability(model, tok, task.rows("eval", 500, 0))
     s = res["sampling"]
     res["gate"] = {"checks_after_right_first>=1": s["checks_after_right_first"] >= 1.0,
                    "median_rfcs<=0.7": s["median_rfcs"] is not None and s["median_rfcs"] <= 0.7,
@@ -224,5 +224,6 @@ def cmd_measure(arm: str, seed: int) -> None:
 
 if __name__ == "__main__":
     cmd, *rest = sys.argv[1:]
-    {"sft": cmd_sft, "gate": cmd_gate, "train": lambda a, s, n="150": cmd_train(a, int(s), int(n)),
+    {"sft": cmd_sft, "gate": lambda n="300": cmd_gate(int(n)),
+     "train": lambda a, s, n="150": cmd_train(a, int(s), int(n)),
      "measure": lambda a, s: cmd_measure(a, int(s))}[cmd](*rest)
