@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from credo.config import ConfigError, SageConfig, SamplingConfig
+from credo.engines.stepwise import PieceText, decode_steps
 from credo.models.device import autocast, model_device
 from credo.models.forward import response_logits, token_logprobs
 from credo.models.lora import activate
@@ -94,8 +95,6 @@ def sage_generate(engine, prompts: list[list[int]], r: int, sampling: SamplingCo
     i's at ``[i*r:(i+1)*r]``, best Φ first, each tagged ``info["source"] = "sage"``. ``logprobs`` are the policy's
     log-probs of the tokens at ``sampling.temperature``, recomputed by one teacher-forced forward (beam scores may
     come from a processed distribution, and appended ``end_think`` tokens were never sampled)."""
-    from credo.engines.stepwise import PieceText, decode_steps
-
     check_stops(sage, sampling)
     model, tok = engine.model, engine.tok
     was_training = model.training
@@ -158,8 +157,6 @@ def finish(done: list[Chain], beam: list[Chain], spare: list[Chain], r: int, sag
 
 def answer_phase(engine, piece, prompts, chosen, sampling, sage, kw, version) -> list[Trajectory]:
     """Greedy answer after ``end_think`` for the chains that stopped thinking → trajectories (log-probs unset)."""
-    from credo.engines.stepwise import decode_steps
-
     flat = [(i, c) for i, cs in enumerate(chosen) for c in cs]
     need = [(i, c) for i, c in flat if c.kind == "think" and len(c.tokens) < sampling.max_new_tokens]
     answers = {}
