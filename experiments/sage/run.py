@@ -42,7 +42,7 @@ def encode(tok, text: str) -> list[int]:
     return tok(text)["input_ids"]
 
 
-def cmd_sft() -> None:
+def cmd_sft(steps: int = SFT_STEPS, name: str = "sft") -> None:
     torch.set_num_threads(1)
     seed_everything(0)
     model, tok, _ = load_policy(ModelConfig(), "cpu")
@@ -50,8 +50,8 @@ def cmd_sft() -> None:
     ex = [(encode(tok, task.prompt(r)), tok(r["target"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
           for r in rows]
     t0 = time.time()
-    out = sft_train(model, tok.pad_token_id, ex, SFTConfig(steps=SFT_STEPS, batch_size=SFT_BATCH, lr=SFT_LR), seed=0)
-    save_hf_dir(OUT / "sft", model, tok)
+    out = sft_train(model, tok.pad_token_id, ex, SFTConfig(steps=steps, batch_size=SFT_BATCH, lr=SFT_LR), seed=0)
+    save_hf_dir(OUT / name, model, tok)
     print(json.dumps({**out, "seconds": time.time() - t0}))
 
 
@@ -96,9 +96,9 @@ def stop_probability(model, tok, rows: list[dict]) -> dict:
     return out
 
 
-def cmd_gate(n_prompts: int = 300, seed: int = 0) -> None:
+def cmd_gate(n_prompts: int = 300, name: str = "sft", seed: int = 0) -> None:
     torch.set_num_threads(1)
-    model, tok, _ = load_policy(ModelConfig(path=str(OUT / "sft")), "cpu")
+    model, tok, _ = load_policy(ModelConfig(path=str(OUT / name)), "cpu")
     model.eval()
     rows = task.rows("eval", n_prompts, 0)
     answers = [r["answer"] for r in rows]
@@ -138,7 +138,7 @@ def cmd_gate(n_prompts: int = 300, seed: int = 0) -> None:
                    "median_rfcs<=0.7": s["median_rfcs"] is not None and s["median_rfcs"] <= 0.7,
                    "sage_phi>=best_of_8_on_80pct": res["gate_sage_phi_ge_best_of_8"] >= 0.8,
                    "sft_accuracy_in_[0.5,0.8]": 0.5 <= s["accuracy"] <= 0.8}
-    (OUT / "gate.json").write_text(json.dumps(res, indent=1))
+    (OUT / f"gate_{name}.json").write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1))
 
 
@@ -224,6 +224,7 @@ def cmd_measure(arm: str, seed: int) -> None:
 
 if __name__ == "__main__":
     cmd, *rest = sys.argv[1:]
-    {"sft": cmd_sft, "gate": lambda n="300": cmd_gate(int(n)),
+    {"sft": lambda n=str(SFT_STEPS), name="sft": cmd_sft(int(n), name),
+     "gate": lambda n="300", name="sft": cmd_gate(int(n), name),
      "train": lambda a, s, n="150": cmd_train(a, int(s), int(n)),
      "measure": lambda a, s: cmd_measure(a, int(s))}[cmd](*rest)
