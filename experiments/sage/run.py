@@ -117,17 +117,17 @@ def cmd_gate(n_prompts: int = 300, name: str = "sft", seed: int = 0) -> None:
     picks = {"phi_rerank_of_8": [max(g, key=lambda t: think_phi(t, tok)) for g in groups],
              "shortest_of_8": [min(g, key=lambda t: t.num_tokens) for g in groups],
              "random_of_8": [rng.choice(g) for g in groups]}
-    for name, chosen in picks.items():
-        res[name] = summarise(chosen, answers)
+    for arm, chosen in picks.items():
+        res[arm] = summarise(chosen, answers)
     res["greedy"] = summarise(engine.generate(prompts, 1, SAMPLING, greedy=True), answers)
-    for name, rank in (("sage_phi", "chain"), ("sage_token", "token")):
+    for arm, rank in (("sage_phi", "chain"), ("sage_token", "token")):
         torch.manual_seed(seed)
         t0 = time.time()
         cfg = SageConfig(**{**SAGE.__dict__, "rank": rank})
         out = []
         for i in range(0, n_prompts, 50):
             out += SAMPLERS.get("sage")(engine, prompts[i:i + 50], 1, SAMPLING, cfg)
-        res[name] = summarise(out, answers) | {"seconds": time.time() - t0}
+        res[arm] = summarise(out, answers) | {"seconds": time.time() - t0}
         if rank == "chain":
             best8 = [max(think_phi(t, tok) for t in g) for g in groups]
             res["gate_sage_phi_ge_best_of_8"] = sum(t.info["sage_phi"] >= b - 1e-6 for t, b in zip(out, best8)) \
