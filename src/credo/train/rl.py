@@ -32,7 +32,7 @@ from credo.train.checkpoint import (
 )
 from credo.train.evaluate import evaluate
 from credo.train.learner import Learner
-from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter
+from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter, last_eval_metrics
 from credo.train.rundir import open_run_dir
 from credo.trajectory import Trajectory
 from credo.validate import check_prompt_lengths, validate
@@ -273,4 +273,4 @@ class RLTrainer:
         bar.close()
         self.logger.close()
         updates.check(self.run_dir)
-        return last_eval
+        return last_eval or last_eval_metrics(self.run_dir / "metrics.jsonl")  # a resumed finished run: its last eval
