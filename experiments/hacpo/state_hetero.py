@@ -132,7 +132,8 @@ def main() -> None:
     else:
         arms = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] != "all" else list(ARMS)
         extra, path = sys.argv[4:], HERE / "state_hetero.jsonl"
-        done = {(r["seed"], r["arm"]) for r in map(json.loads, path.read_text().splitlines())} if path.exists() else set()
+        rows = map(json.loads, path.read_text().splitlines()) if path.exists() else []
+        done = {(r["seed"], r["arm"]) for r in rows}
         for seed in seeds:
             for arm in arms:
                 if (seed, arm) not in done:
