@@ -42,7 +42,7 @@ from credo.train.hacpo import HACPOTrainer  # noqa: E402
 from credo.train.metrics import read_metrics  # noqa: E402
 
 EVAL = 1000
-SNAP, SFT_STEPS = 50, 1500
+SNAP, SFT_STEPS = 10, 600
 TARGETS = {"weak": 0.15, "strong": 0.50}
 STEPS = 100
 ARCH = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128}
@@ -65,7 +65,8 @@ def accuracy(model, tok, task, cfg) -> float:
 
 def probe(seed: int) -> dict:
     """One SFT run; snapshots every SNAP steps; saves the two chosen checkpoints under WORK/seed<seed>/."""
-    cfg = load_config(None, BASE + [f"task.seed={seed}", "log.output_dir=/tmp/unused"])
+    single = [k for k in BASE if not k.startswith("multi.")]
+    cfg = load_config(None, single + [f"task.seed={seed}", "log.output_dir=/tmp/unused"])
     model, tok, _ = load_policy(replace_from(cfg.model, ARCH | {"init_seed": 1000 + seed}, "model"))
     task = build_task(cfg.task)
     snaps: dict[int, dict] = {}

@@ -254,16 +254,18 @@ def _validate_retrieval(cfg: Any) -> None:
     c.choice("model.gate", ("adaptive", "fixed"))
     c.within("model.fixed_gate", 0, 1)
     c.gt("model.tau", 0)
-    c.check("data.qd", lambda v: v in ("synthetic", "pubmedqa", "none") or (v.startswith("beir:") and len(v) > 5),
-            "synthetic | pubmedqa | beir:DIR | none")
-    c.check("data.dd", lambda v: v in ("synthetic", "foldoc", "none") or (v.startswith("beir:") and len(v) > 5),
-            "synthetic | foldoc | beir:DIR | none")
+    c.check("data.qd", lambda v: v in ("synthetic", "synthetic_cued", "pubmedqa", "none")
+            or (v.startswith("beir:") and len(v) > 5), "synthetic | synthetic_cued | pubmedqa | beir:DIR | none")
+    c.check("data.dd", lambda v: v in ("synthetic", "synthetic_cued", "foldoc", "none")
+            or (v.startswith("beir:") and len(v) > 5), "synthetic | synthetic_cued | foldoc | beir:DIR | none")
     c.within("data.test_fraction", 0, 1, lo_open=True, hi_open=True)
     c.within("data.pubmedqa_size", 1, 1000)
     for k in ("data.foldoc_max_docs", "data.foldoc_min_links", "data.foldoc_colinks"):
         c.ge(k, 0)
     for k in ("data.synthetic_docs", "data.synthetic_topics", "data.synthetic_questions"):
         c.ge(k, 1)
+    if "synthetic_cued" in (cfg.data.qd, cfg.data.dd):  # three distinct topics per paper
+        c.ge("data.synthetic_topics", 3)
     c.ge("train.steps", 0)
     c.ge("train.batch_qd", 1)
     c.ge("train.batch_dd", 1)

@@ -43,6 +43,7 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
     from credo.retrieval.foldoc import load_foldoc
     from credo.retrieval.pubmedqa import load_pubmedqa
     from credo.retrieval.synthetic import make_synthetic
+    from credo.retrieval.synthetic_cued import make_cued_synthetic
 
     d = cfg.data
     cache: dict[str, RetrievalSet] = {}
@@ -59,6 +60,9 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
                     test_fraction=d.test_fraction,
                     seed=d.seed,
                 )
+            elif name == "synthetic_cued":
+                cache[name] = make_cued_synthetic(d.synthetic_docs, d.synthetic_topics, d.synthetic_questions,
+                                                  test_fraction=d.test_fraction, seed=d.seed)
             elif name == "pubmedqa":
                 cache[name] = load_pubmedqa(size=d.pubmedqa_size, test_fraction=d.test_fraction, seed=d.seed)
             elif name == "foldoc":
@@ -68,7 +72,8 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
             elif name.startswith("beir:"):
                 cache[name] = read_beir(name[5:])
             else:
-                raise DataError(f"unknown data source {name!r}: synthetic | pubmedqa | foldoc | beir:DIR | none")
+                raise DataError(f"unknown data source {name!r}: synthetic | synthetic_cued | pubmedqa | foldoc | "
+                                "beir:DIR | none")
         return cache[name]
 
     return Sources(get(d.qd), get(d.dd))
