@@ -12,6 +12,9 @@ Measured: held-out greedy accuracy of each agent alone on ``EVAL`` prompts (pair
 same starting weights, same seed), and the share of *correct* cross samples that receive a non-zero gradient
 (``<agent>/hacpo/cross_correct_grad_frac``).
 
+lr 1e-4 was chosen by ``calibrate`` (GSPO alone, seeds 0-1, grid 3e-5 / 1e-4 / 3e-4 / 1e-3: the largest mean gain
+with both agents gaining >= 0.05; rule written before the runs).
+
 Usage:
   python state_hetero.py probe SEEDS              # SFT curve per seed, picks the two checkpoints (sft_probe.jsonl)
   python state_hetero.py calibrate SEED LR[,LR]   # GSPO alone at each lr: must gain >= 0.05 in STEPS steps
@@ -48,7 +51,7 @@ STEPS = 100
 ARCH = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128}
 BASE = ["task.kind=callable", "task.name=addition_task:rows", "task.kwargs={digits: 2}", "task.size=3000",
         f"task.eval_size={EVAL}", "sampling.n=8", "sampling.temperature=1.0", "sampling.max_new_tokens=5",
-        "sampling.stop=[]", "train.prompts_per_step=8", "train.mini_batches=2", "train.threads=1",
+        "sampling.stop=[]", "train.lr=1e-4", "train.prompts_per_step=8", "train.mini_batches=2", "train.threads=1",
         "algo.policy_loss=gspo", "algo.eps_low=3e-4", "algo.eps_high=4e-4", "algo.loss_agg=seq_mean_token_mean",
         f"eval.size={EVAL}", "eval.pass_k=0", "eval.every=0", "log.tensorboard=false", "log.progress=false",
         "log.report=false", "sft.batch_size=32", "sft.lr=3e-3", "multi.workflow=hacpo"]
