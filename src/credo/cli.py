@@ -98,7 +98,9 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 
     cfg = load_config(recipe_path(args.recipe), args.overrides)
     if cfg.multi.workflow:
-        return _eval_agents(cfg, args.model)
+        result, model = _eval_agents(cfg, args.model)
+        _eval_report(cfg, args, model, result)
+        return result
     if args.model:
         cfg.model.path = args.model
     task = build_task(cfg.task)
@@ -107,10 +109,24 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     result = evaluate(ENGINES.get("hf")(model, tok), tok, task, task.rows("eval"), cfg.sampling, cfg.eval,
                       cfg.model.chat_template, seed=cfg.train.seed + 1, rewards=rewards)
     print(json.dumps({"model": str(path), **result}, indent=1))
+    _eval_report(cfg, args, str(path), result)
     return result
 
 
-def _eval_agents(cfg, model_root: str | None) -> dict:
+def _eval_report(cfg, args: argparse.Namespace, model: str, result: dict) -> None:
+    """``eval.json`` + ``report.html`` under ``--out`` (default ``runs/eval/<run name>``; none with
+    ``log.report=false``). The path goes to stderr: stdout stays one JSON object."""
+    from credo.config import to_dict
+    from credo.train.report import write_eval_report
+
+    if not cfg.log.report:
+        return
+    run = Path(cfg.log.output_dir)
+    out = Path(args.out) if args.out else run.parent / "eval" / run.name
+    print(f"report: {write_eval_report(out, result, to_dict(cfg), model)}", file=sys.stderr)
+
+
+def _eval_agents(cfg, model_root: str | None) -> tuple[dict, str]:
     """Held-out evaluation of a multi-agent recipe; ``--model`` is a run's ``agents/`` folder (one HF directory per
     agent that owns a policy)."""
     import tempfile
@@ -137,7 +153,7 @@ def _eval_agents(cfg, model_root: str | None) -> dict:
     torch.manual_seed(cfg.train.seed + 1)
     result = workflow.evaluate(task.rows("eval")[: cfg.eval.size], cfg.eval.batch_size)
     print(json.dumps(result, indent=1))
-    return result
+    return result, str(model_root or "the recipe's agents")
 
 
 def cmd_config(args: argparse.Namespace) -> None:
@@ -179,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*")
     p.add_argument("--model", help="model directory (a run's policy/ or checkpoints/step_N/policy; for a "
                    "multi-agent recipe the run's agents/ folder)")
+    p.add_argument("--out", help="folder for eval.json and report.html (default runs/eval/<log.output_dir name>)")
     p.set_defaults(fn=cmd_eval)
     p = sub.add_parser("demo", help="SFT warm start + GRPO on the embedded model, with an HTML report")
     p.add_argument("overrides", nargs="*")
