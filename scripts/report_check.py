@@ -20,7 +20,7 @@ TINY = ["task.size=200", "task.eval_size=16", "eval.size=16", "eval.every=2", "t
         "train.prompts_per_step=4", "sampling.n=4", "log.tensorboard=false", "log.progress=false", "train.threads=1"]
 RUNS = {
     "grpo": ["grpo", "sampling.max_new_tokens=8", "eval.pass_k=4"],
-    "demo": ["demo", "sft.steps=60", "train.steps=8", "eval.size=32"],
+    "demo": ["demo", "sft.steps=60"],
     "ccpo_think_reason": ["ccpo_think_reason", "multi.period=2"],
     "ccpo_voting": ["ccpo_voting"],
     "dacr_are": ["dacr_are"],

@@ -154,6 +154,8 @@ def test_report_sft_only_run(tmp_path):
     _write(tmp_path, [{"step": s, "sft/loss": 3.0 / s, "sft/lr": 1e-4} for s in range(1, 6)], config=None)
     report = parse_report(write_report(tmp_path))
     assert [p.title for p in report.panels] == ["SFT loss"] and dict(report.summary)["Training steps"] == "0"
+    assert report.summary[0] == ["Optimised: SFT loss on the gold answers (sft/loss), mean of the first → last 1 "
+                                 "step(s)", "3.000 → 0.600"]
 
 
 def test_eval_report(tmp_path):

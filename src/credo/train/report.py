@@ -99,6 +99,10 @@ def summary(run_dir: Path, rows: list[dict], cfg: dict, agents: list[str] = ()) 
     if rewards:
         items.append((f"Optimised: {what}, sampled at T = {temp}, mean of the first → last {w} step(s)",
                       f"{fmt(sum(rewards[:w]) / w)} → {fmt(sum(rewards[-w:]) / w)}"))
+    elif sft := series(rows, "sft/loss")[1]:  # credo sft / --wmss runs
+        w = max(1, len(sft) // 10)
+        items.append((f"Optimised: SFT loss on the gold answers (sft/loss), mean of the first → last {w} step(s)",
+                      f"{fmt(sum(sft[:w]) / w)} → {fmt(sum(sft[-w:]) / w)}"))
     else:
         items.append(("Optimised: training reward", "not logged"))
     if scores and scores != rewards:

@@ -53,8 +53,10 @@ def agent_sections(rows: list[dict], cfg: dict, agents: list[str]) -> list[Secti
                          f"{(cfg.get('multi') or {}).get('schedule', '?')}"))
         s.add(rows, Spec(f"{a}: votes (training, sampled)", [f"vote/{a}/pivotal_rate", f"vote/{a}/accuracy"],
                          labels={f"vote/{a}/pivotal_rate": "pivotal rate", f"vote/{a}/accuracy": "own accuracy"}))
-        s.add(rows, Spec(f"{a}: capability and ω(·, {a})", [f"hacpo/{a}/capability", f"pool/{a}/accuracy"]
-                         + [f"hacpo/omega/{j}/{a}" for j in agents if j != a]))
+        s.add(rows, Spec(f"{a}: capability (mean reward over the window) and pool accuracy",
+                         [f"hacpo/{a}/capability", f"pool/{a}/accuracy"]))
+        s.add(rows, Spec(f"{a}: ω(k, {a}) = P_k / P_{a}", [f"hacpo/omega/{j}/{a}" for j in agents if j != a],
+                         labels={f"hacpo/omega/{j}/{a}": f"k = {j}" for j in agents}))
         s.add(rows, Spec(f"{a}: clip fractions, own vs cross samples",
                          [f"{a}/hacpo/{w}_clipfrac_{side}" for w in ("self", "cross") for side in ("low", "high")],
                          flat=_one_update(cfg), labels={f"{a}/hacpo/{w}_clipfrac_{side}": f"{w} {side}"
