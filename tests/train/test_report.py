@@ -56,7 +56,8 @@ def _assert_self_contained(page):
 def test_report_full_run(tmp_path):
     run = tmp_path / "run-a"
     _write(run, _full_rows())
-    (run / "checkpoints" / "step_6").mkdir(parents=True)
+    (run / "checkpoints" / "step_000006" / "trainer").mkdir(parents=True)
+    (run / "checkpoints" / "step_000006" / "trainer" / "state.json").write_text("{}")
     out = write_report(run, title="My <run>")
     assert out == run / "report.html"
     page = out.read_text()
@@ -87,7 +88,7 @@ def test_report_full_run(tmp_path):
     assert s["Held-out accuracy, sampled (pass@1 at T = 0.7, mean of 4 draws per prompt)"] == \
         "0.100 (step 0) → 0.400 (step 12)"
     assert s["Held-out pass@4, sampled (4 draws at T = 0.7)"] == "0.250 (step 0) → 0.600 (step 12)"
-    assert s["Best evaluation (greedy)"] == "step 6: greedy held-out accuracy 0.625; saved as checkpoints/step_6/"
+    assert s["Best evaluation (greedy)"] == "step 6: greedy held-out accuracy 0.625; saved as checkpoints/step_000006/"
     assert s["Training steps"] == str(N_STEPS)  # eval rows are not extra steps
     assert s["Wall time (from building the trainer; SFT warm start included)"] == "41.0 s (0h 00m 41s)"
     assert s["SFT warm-start loss"] == "2.500 → 0.750"

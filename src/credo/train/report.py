@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from credo.train.checkpoint import list_checkpoints
 from credo.train.metrics import METRICS_FILE, read_metrics
 from credo.train.report_agents import agent_sections, credit_section
 from credo.train.report_parts import Section, Spec, bar_panel, duration, fmt, series, table, write_page
@@ -76,8 +77,8 @@ def _best_checkpoint(run_dir: Path, rows: list[dict], key: str, mode: str) -> st
         return "no held-out evaluation"
     i = max(range(len(vals)), key=lambda j: (vals[j], steps[j]))  # ties: the later one
     step = steps[i]
-    where = next((f"{p.relative_to(run_dir)}/" for p in (run_dir / "checkpoints" / f"step_{step}",) if p.is_dir()),
-                 None)
+    saved = dict(list_checkpoints(run_dir))
+    where = f"{saved[step].relative_to(run_dir)}/" if step in saved else None
     if where is None and step == max(r["step"] for r in rows):
         where = next((f"{name}/" for name in ("policy", "agents") if (run_dir / name).is_dir()), "the final policy")
     return (f"step {step}: {mode} held-out accuracy {fmt(vals[i])}; "
