@@ -78,6 +78,7 @@ class RetrievalLogConfig:
     progress: bool = _f(True, "show progress bars")
     save_every: int = _f(0, "write checkpoints/step_N/ every this-many steps, for --resume (0 = only the final one)")
     keep_last: int = _f(2, "checkpoints/step_N/ kept on disk")
+    report: bool = _f(True, "write report.html (losses, metrics per evaluation, gate and facet statistics) at the end")
 
 
 @dataclass

@@ -106,6 +106,7 @@ class RLTrainer:
         ``data`` when given), reward functions and the data/step/noise state; -> the checkpoint to resume."""
         validate(cfg)
         self.cfg = cfg
+        self.started = time.perf_counter()  # wall clock of this process's run, SFT warm start included (the report)
         self.run_dir = Path(cfg.log.output_dir)
         self.run_lock, ckpt = open_run_dir(self.run_dir, resume, overwrite)
         self.resume_state = load_checkpoint_state(ckpt) if ckpt is not None else None  # refused before any model
@@ -248,12 +249,16 @@ class RLTrainer:
         out = Path(path) if path is not None else self.run_dir / "policy"
         return export_policy(out, self.model, self.tok, self.cfg.model.lora.merge_on_export)
 
+    def elapsed(self) -> dict[str, float]:
+        """``timing/elapsed_s``: wall seconds since this process built the trainer (restarts on resume)."""
+        return {"timing/elapsed_s": time.perf_counter() - self.started}
+
     def run(self) -> dict[str, float]:
         """Train to ``train.steps``; returns the last evaluation's metrics."""
         cfg, last_eval = self.cfg, {}
         if self.step == 0:
             last_eval = self.evaluate()
-            self.logger.log(0, last_eval | getattr(self, "sft_metrics", {}))
+            self.logger.log(0, last_eval | getattr(self, "sft_metrics", {}) | self.elapsed())
         bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not cfg.log.progress, desc="rl")
         updates = UpdateCounter()
         while self.step < cfg.train.steps:
@@ -262,12 +267,12 @@ class RLTrainer:
             updates.add(metrics)
             metrics["timing/step"] = time.perf_counter() - t0
             metrics["perf/generated_tokens_per_s"] = metrics["perf/generated_tokens"] / metrics["timing/step"]
-            self.logger.log(self.step, metrics)
+            self.logger.log(self.step, metrics | self.elapsed())
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}")
             if self.step == cfg.train.steps or (cfg.eval.every and self.step % cfg.eval.every == 0):
                 last_eval = self.evaluate()
-                self.logger.log(self.step, last_eval)
+                self.logger.log(self.step, last_eval | self.elapsed())
             if self.step == cfg.train.steps or (cfg.log.save_every and self.step % cfg.log.save_every == 0):
                 self.save()
         bar.close()
