@@ -280,7 +280,8 @@ class RMConfig:
     lr: float = _f(1e-4, "grebt: AdamW learning rate of the RM update")
     grad_clip: float = _f(1.0, "grebt: gradient-norm clip (0 = off)")
     refresh: bool = _f(True, "grebt: recompute the policy states with the updated policy before the RM update")
-    pairs: str = _f("", "preference pairs JSONL (prompt, chosen, rejected[, source]) for Bradley-Terry pre-training")
+    pairs: str = _f("", "Bradley-Terry pre-training pairs: a JSONL file (prompt, chosen, rejected[, source]) or 'task' "
+                    "(gold answer vs another row's answer, from the task's training rows)")
     pretrain_steps: int = _f(0, "Bradley-Terry pre-training steps on rm.pairs before RL (0 = none)")
     pretrain_lr: float = _f(1e-3, "Bradley-Terry pre-training learning rate")
     pretrain_batch: int = _f(64, "pairs per Bradley-Terry pre-training step")

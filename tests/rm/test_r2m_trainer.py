@@ -145,3 +145,17 @@ def test_resume_is_exact_with_policy_states(tmp_path, resume_check):
                                           "log.keep_last=1"])
 
     resume_check(RLTrainer, make)
+
+
+def test_shipped_r2m_recipe_runs_with_task_pairs(tmp_path):
+    from credo.config import recipe_path
+
+    tiny = [x for x in SMALL if not x.startswith(("rm.", "algo."))] + [
+        "sft.steps=0", "train.steps=1", "train.prompts_per_step=2", "task.size=32", "rm.pretrain_steps=5",
+        "rm.model={hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64, init_seed: 1}",
+        f"log.output_dir={tmp_path / 'run'}"]
+    tr = RLTrainer(load_config(recipe_path("r2m"), tiny))
+    assert tr.cfg.rm.pairs == "task" and tr.sft_metrics["rm/pretrain_loss"] > 0
+    tr.run()
+    rows = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "rm/loss" in r]
+    assert len(rows) == 1 and rows[0]["rm/pairs"] >= 1

@@ -53,6 +53,23 @@ def read_pairs(path: str | Path) -> list[PreferencePair]:
     return out
 
 
+def task_pairs(task, rows: list[dict], seed: int = 0) -> list[PreferencePair]:
+    """Gold pairs from a task's rows: chosen = the row's target (its gold answer), rejected = the target of another
+    row with a different target (drawn with a seeded generator). Rows without a different target are skipped."""
+    import random
+
+    targets = [task.target(r) for r in rows]
+    rng = random.Random(seed)
+    out = []
+    for r, t in zip(rows, targets):
+        for _ in range(8):
+            other = targets[rng.randrange(len(targets))]
+            if other != t:
+                out.append(PreferencePair(task.prompt(r), t, other, "task"))
+                break
+    return out
+
+
 def write_pairs(path: str | Path, pairs: list[PreferencePair]) -> Path:
     """Write pairs as JSONL (``source`` only when set)."""
     p = Path(path)

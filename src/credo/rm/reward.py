@@ -18,7 +18,7 @@ from credo.rm.bt import load_reward_model, load_trained_state, train_bradley_ter
 from credo.rm.fusion import omega
 from credo.rm.losses import grebt_loss
 from credo.rm.model import RewardModel, last_layer_states, pad_states
-from credo.rm.pairs import read_pairs
+from credo.rm.pairs import read_pairs, task_pairs
 
 FUSIONS = ("none", "policy", "noise", "self")
 UPDATES = ("none", "grebt")
@@ -124,16 +124,19 @@ class RMReward:
         self.noise.set_state(state["noise_rng"])
 
 
-def build_rm_reward(cfg, policy, policy_tok, policy_device) -> tuple[RMReward, dict[str, float]]:
+def build_rm_reward(cfg, policy, policy_tok, policy_device, task=None) -> tuple[RMReward, dict[str, float]]:
     """The run's :class:`RMReward` from ``cfg.rm`` (a full :class:`~credo.config.Config`): the trunk loaded like a
     policy from ``model`` overridden by ``rm.model``, the fusion sized for the policy's width, then ``rm.load`` and
     Bradley-Terry pre-training on ``rm.pairs``. Built under its own RNG (``rm.seed``), so arms that differ only in
-    the RM share the run's random stream. -> (reward, pre-training metrics)."""
+    the RM share the run's random stream. ``rm.pairs=task`` pre-trains on gold pairs built from ``task``'s training
+    rows (:func:`~credo.rm.pairs.task_pairs`). -> (reward, pre-training metrics)."""
     from credo.config import replace_from
 
     r = cfg.rm
     device = resolve_device(r.device) if r.device else policy_device
-    pairs = read_pairs(r.pairs) if r.pretrain_steps > 0 else None  # a bad file fails before any model is built
+    pairs = None  # a bad file fails before any model is built
+    if r.pretrain_steps > 0:
+        pairs = task_pairs(task, task.rows("train"), r.seed) if r.pairs == "task" else read_pairs(r.pairs)
     mcfg = replace_from(cfg.model, r.model, "rm.model")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(r.seed)

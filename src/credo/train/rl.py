@@ -98,7 +98,7 @@ class RLTrainer:
         if cfg.rm.enabled:
             from credo.rm import build_rm_reward
 
-            self.reward_model, rm_metrics = build_rm_reward(cfg, self.model, self.tok, self.device)
+            self.reward_model, rm_metrics = build_rm_reward(cfg, self.model, self.tok, self.device, self.task)
             self.sft_metrics = getattr(self, "sft_metrics", {}) | rm_metrics
         state = self._restore(ckpt)
         if state is not None:
