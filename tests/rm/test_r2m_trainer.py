@@ -159,3 +159,12 @@ def test_shipped_r2m_recipe_runs_with_task_pairs(tmp_path):
     tr.run()
     rows = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "rm/loss" in r]
     assert len(rows) == 1 and rows[0]["rm/pairs"] >= 1
+
+
+def test_lora_trunk_pretraining_trains_the_adapter_then_freezes_it(tmp_path):
+    tr = trainer(tmp_path, "rm.train_trunk=true", "rm.pretrain_steps=3", "rm.model={hidden_size: 48, num_heads: 2, "
+                 "num_layers: 1, intermediate_size: 64, init_seed: 3, tokenizer: pair, lora: {r: 2}}")
+    weights = tr.reward_model.state_dict()["weights"]
+    lora_b = [k for k in weights if "lora_B" in k]
+    assert lora_b and any(weights[k].abs().sum() > 0 for k in lora_b)  # LoRA B starts at 0: pre-training moved it
+    assert not any(p.requires_grad for p in tr.reward_model.rm.trunk.parameters())

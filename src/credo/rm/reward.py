@@ -35,7 +35,8 @@ class RMReward:
         self.opt = None
         if cfg.update == "grebt":
             self.opt = torch.optim.AdamW(rm.trainable(cfg.update_fusion), lr=cfg.lr)
-        self.metrics: dict[str, float] = {}
+        self.scored: list[float] = []  # rollout rewards since the last pop_metrics (several rounds per step)
+        self.last_omega = 1.0
 
     def omega(self, step: int) -> float:
         return omega(step, self.total, self.cfg.omega_floor)
@@ -86,10 +87,15 @@ class RMReward:
         r = self.rewards(trajs, step).float().cpu()
         for i, t in enumerate(trajs):
             t.rewards["rm"] = t.reward = t.info["rm_annotation"] = float(r[i])
-        self.metrics = {"rm/reward_mean": float(r.mean()), "rm/omega": self.omega(step)}
+        self.scored += r.tolist()
+        self.last_omega = self.omega(step)
 
     def pop_metrics(self) -> dict[str, float]:
-        out, self.metrics = self.metrics, {}
+        """Mean RM reward of the rollouts scored since the last call, and ω."""
+        if not self.scored:
+            return {}
+        out = {"rm/reward_mean": sum(self.scored) / len(self.scored), "rm/omega": self.last_omega}
+        self.scored = []
         return out
 
     def after_step(self, trajs, step: int) -> dict[str, float]:
