@@ -1,4 +1,4 @@
-"""R2M decisive miniature (docs: /work/shared/methods/rewards-retrieval.md C.8, here in reduced form).
+"""R2M decisive miniature (calibration gate and paired arms; reduced form, see results.md).
 
 Per seed: SFT a 0.87M embedded policy on chain_sum (shared by all arms), sample gold pairs from it, inject the
 spurious feature ("!" before the end of the response, P = 0.75 in the chosen, 0.25 in the rejected response) and
