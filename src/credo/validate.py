@@ -196,6 +196,33 @@ def _validate_rl(cfg: Config) -> None:
     c.ge("log.keep_last", 0)
     _validate_multi(cfg, c)
     _validate_wmss(cfg, c)
+    _validate_rm(cfg, c)
+
+
+def _validate_rm(cfg: Config, c: _Checker) -> None:
+    from credo.rm.reward import FUSIONS, UPDATES
+
+    r = cfg.rm
+    c.check("rm.model", lambda v: isinstance(v, dict), "a mapping of model keys")
+    validate_model(replace_from(cfg.model, r.model, "rm.model"), "rm.model.")
+    c.choice("rm.fusion", FUSIONS)
+    c.choice("rm.update", UPDATES)
+    c.ge("rm.d", 1)
+    c.within("rm.omega_floor", 0, 1)
+    c.within("rm.alpha", 0, 1)
+    c.gt("rm.std_eps", 0)
+    c.gt("rm.lr", 0)
+    c.ge("rm.grad_clip", 0)
+    c.ge("rm.pretrain_steps", 0)
+    c.gt("rm.pretrain_lr", 0)
+    c.ge("rm.pretrain_batch", 1)
+    c.ge("rm.batch_size", 1)
+    c.device("rm.device", empty_ok=True)
+    if not r.enabled:
+        return
+    c.check("rm.pairs", lambda v: r.pretrain_steps == 0 or (isinstance(v, str) and v != ""),
+            "a pairs JSONL file is needed when rm.pretrain_steps > 0")
+    c.check("multi.workflow", lambda v: v == "", "rm.enabled works with single-policy training only")
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:

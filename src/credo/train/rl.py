@@ -94,9 +94,17 @@ class RLTrainer:
         self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
         self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
                                reference=self._reference(ckpt is not None), adapter="default")
+        self.reward_model = None
+        if cfg.rm.enabled:
+            from credo.rm import build_rm_reward
+
+            self.reward_model, rm_metrics = build_rm_reward(cfg, self.model, self.tok, self.device, self.task)
+            self.sft_metrics = getattr(self, "sft_metrics", {}) | rm_metrics
         state = self._restore(ckpt)
         if state is not None:
             self.learner.load_state_dict(state["learner"])
+            if self.reward_model is not None:
+                self.reward_model.load_state_dict(state["reward_model"])
         self._start_logging(ckpt)
 
     # ---------------------------------------------------------------- set-up shared with the multi-agent trainers
@@ -196,8 +204,9 @@ class RLTrainer:
             batch += trajs
             if len({t.group_id for t in batch}) >= want:
                 break
+        rm = getattr(self, "reward_model", None)
         return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped,
-                       **self.rewards.pop_metrics()}
+                       **self.rewards.pop_metrics(), **(rm.pop_metrics() if rm is not None else {})}
 
     def score(self, trajs: list[Trajectory], rows: list[dict]) -> dict[str, float]:
         """Group ids, prompt text and rewards (``self.rewards``: reward functions, verifier score) of one
@@ -208,6 +217,8 @@ class RLTrainer:
         self.next_group += len(rows)
         metrics = self.rewards.score(trajs, rows)
         trajs[:] = [t for t in trajs if "reward_skipped" not in t.info]
+        if getattr(self, "reward_model", None) is not None:  # RLHF: the reward model's score is the reward
+            self.reward_model.score(trajs, self.step)
         return metrics
 
     def train_step(self) -> dict[str, float]:
@@ -220,6 +231,9 @@ class RLTrainer:
             self.learner.attach_logprobs(trajs)
         with self.timer("update"):
             metrics |= self.learner.update(trajs)
+        if self.reward_model is not None:
+            with self.timer("rm_update"):
+                metrics |= self.reward_model.after_step(trajs, self.step)
         self.step += 1
         return metrics | self.batch_metrics(trajs) | self.timer.pop()
 
@@ -240,6 +254,8 @@ class RLTrainer:
     def save(self) -> Path:
         state = {"learner": self.learner.state_dict(), "cursor": self.cursor.state_dict(),
                  "next_group": self.next_group, "reward_noise": self.noise.state_dict() if self.noise else None}
+        if self.reward_model is not None:
+            state["reward_model"] = self.reward_model.state_dict()
         return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
                                keep_last=self.cfg.log.keep_last)
 
