@@ -177,3 +177,20 @@ def test_cdrrm_and_one_step_modes_write_rubrics_then_judge():
     for mode in ("cdrrm", "one_step"):
         ev = evaluate(Scripted(script), PAIRS, mode, seed=3)
         assert ev.accuracy == 1.0 and ev.rubric_stats.failed == 0
+
+
+def test_generator_sft_rows_train_with_the_sft_trainer(tiny_policy):
+    from credo.config import SFTConfig
+    from credo.judge.pipeline import generator_examples
+    from credo.sft.trainer import sft_train
+
+    model, tok = tiny_policy
+    items = order_pairs(PAIRS, seed=1)
+    client = pipeline_client({})
+    profile(client, items)
+    synthesize(client, items)
+    rows = sft_rows(filter_rubrics(items)[0])
+    examples = generator_examples(tok, rows)
+    assert len(examples) == 3 and all(len(a) > 10 for _, a in examples)
+    metrics = sft_train(model, tok.pad_token_id, examples, SFTConfig(steps=12, batch_size=3, lr=1e-2))
+    assert metrics["sft/loss_last"] < 0.7 * metrics["sft/loss_first"]

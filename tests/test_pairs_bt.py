@@ -100,3 +100,13 @@ def test_bt_on_a_causal_lm_backbone(tiny_policy):
     metrics = train_bt(model, tok, toy_pairs(32, 0), BTConfig(steps=30, batch_size=8, lr=3e-3))
     assert metrics["bt/loss_last"] < metrics["bt/loss_first"]
     assert pairwise_accuracy(model, tok, toy_pairs(16, 1)) >= 0.9
+
+
+@pytest.mark.slow
+def test_champ_pairs_are_graded():
+    pytest.importorskip("champ_dataset")
+    from credo.tasks.extract import auto_answer
+
+    pairs = PAIR_SOURCES.get("champ")(n=10, seed=0)
+    assert len(pairs) == 10 and all(p.source == "champ" and p.meta["problem"] for p in pairs)
+    assert all(auto_answer(p.chosen) != auto_answer(p.rejected) for p in pairs)

@@ -177,3 +177,31 @@ def reasoning_gym_pairs(n: int = 200, seed: int = 0, dataset: str = "basic_arith
         if len(out) >= n:
             break
     return out
+
+
+@PAIR_SOURCES.register("champ")
+def champ_pairs(n: int = 0, seed: int = 0, shots: str = "0-Shot") -> list[Pair]:
+    """CHAMP (270 competition problems, 72 model conversations each): per problem, one model solution whose final
+    answer matches the gold answer vs one whose answer does not (graded with credo's answer extraction and
+    math-verify). Only conversations whose key ends in ``shots`` (the plain solve prompt) are used. The grading is
+    approximate: the final answer is extracted from free text, so a few labels are wrong."""
+    from credo.tasks.extract import auto_answer
+    from credo.tasks.math_file import math_equal
+
+    package_dir("champ_dataset", "pip install champ-dataset natsort")
+    import champ_dataset
+
+    out = []
+    for pid, problem in champ_dataset.load("v0").problems.items():
+        right, wrong = [], []
+        for key, conv in sorted(problem.conversations.items()):
+            if not key.endswith(shots) or not conv.messages or not conv.messages[-1].role.startswith("Model"):
+                continue
+            text = (conv.messages[-1].text or "").strip()
+            answer = auto_answer(text)
+            if text and answer:
+                (right if math_equal(str(problem.answer), answer)[0] else wrong).append(text)
+        if right and wrong:
+            prompt = f"Solve the following problem. Show your work before giving the final answer.\n\n{problem.text}"
+            out.append(Pair(prompt, right[0], wrong[0], "champ", {"problem": pid}))
+    return sample(out, n, seed)
