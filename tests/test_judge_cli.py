@@ -61,3 +61,17 @@ def test_bad_pair_file_is_one_line_error(tmp_path, capsys):
     rc = main(["rubric", "judge", "--pairs", str(bad), "--local", "embedded", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 2 and f"{bad}:2: missing key 'rejected'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_serve_is_a_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["serve", "--help"])
+    assert e.value.code == 0 and "OpenAI" not in capsys.readouterr().err
+
+
+def test_judge_reward_bad_kwargs_named():
+    from credo.rewards.functions import make_entry
+    from credo.tasks.base import RewardError
+
+    with pytest.raises(RewardError, match="reward function 'judge' does not take kwargs"):
+        make_entry({"name": "judge", "kwargs": {"bogus": 1}}, None, "reward.functions[0]")

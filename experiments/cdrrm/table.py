@@ -47,7 +47,7 @@ def main():
         means = [np.mean([r["arms"][a][split]["acc"] for r in runs]) for a in arms]
         ax.bar(np.arange(len(arms)) + (k - 1) * width, means, width, label=split)
     ax.set_xticks(np.arange(len(arms)), arms, rotation=35, ha="right")
-    ax.set_ylabel("pairwise accuracy (J1 judge)")
+    ax.set_ylabel("pairwise accuracy (rubric arms: frozen J1)")
     ax.set_ylim(0, 1)
     ax.legend()
     fig.tight_layout()
