@@ -1,4 +1,4 @@
-"""The ``credo`` command line: train, sft, eval, demo, config, retrieve."""
+"""The ``credo`` command line: train, sft, eval, demo, config, retrieve, rubric, serve."""
 
 from __future__ import annotations
 
@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     from credo.retrieval.cli import add_subparsers, run
 
     add_subparsers(sub).set_defaults(fn=run)
+    from credo.judge.cli import add_subparsers as add_judge_subparsers
+
+    add_judge_subparsers(sub)
     return parser
 
 
@@ -221,13 +224,16 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exception classes that mean bad input (config, files, data, run folder), reported in one line."""
     from credo.agents import TemplateError
     from credo.config import ConfigError
+    from credo.judge.clients import ClientError
     from credo.models import ModelError
     from credo.retrieval.data import DataError
+    from credo.rewards.pairs import PairError
     from credo.tasks.base import TaskError
     from credo.train.rundir import RunDirError
     from credo.train.state import StateError
 
-    return ConfigError, ModelError, TaskError, DataError, RunDirError, StateError, TemplateError, OSError
+    return (ConfigError, ModelError, TaskError, DataError, RunDirError, StateError, TemplateError, PairError,
+            ClientError, OSError)
 
 
 def one_line(e: BaseException) -> str:
