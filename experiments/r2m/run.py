@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from credo.config import load_config
-from credo.rm import PreferencePair, save_reward_model, write_pairs
+from credo.rewards.pairs import Pair, write_pairs
+from credo.rm import save_reward_model
 from credo.tasks import encode_task_prompt
 from credo.train.rl import RLTrainer
 
@@ -62,7 +63,7 @@ def build_pairs(tr: RLTrainer, n_prompts: int, seed: int, p_chosen: float = 0.75
                     c, r = rng.choice(good), rng.choice(bad)
                     c = spurious(c) if rng.random() < p_chosen else c
                     r = spurious(r) if rng.random() < p_rejected else r
-                    out.append(PreferencePair(tr.task.prompt(row), c, r, "gold"))
+                    out.append(Pair(tr.task.prompt(row), c, r, "gold"))
     return out
 
 

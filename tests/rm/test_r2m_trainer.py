@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from credo.config import load_config
-from credo.rm import PreferencePair, last_layer_states, pair_accuracy, write_pairs
+from credo.rewards.pairs import Pair, write_pairs
+from credo.rm import last_layer_states, pair_accuracy
 from credo.rm.losses import bt_loss, grebt_loss
 from credo.train.metrics import read_metrics
 from credo.train.rl import RLTrainer
@@ -23,7 +24,7 @@ SMALL = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "mod
 
 def pairs_file(tmp_path):
     """Separable toy preferences: the chosen answer ends in '!' and the rejected one in '?'."""
-    rows = [PreferencePair(f"{a}+{b}=", f"{a + b}!", f"{a + b}?") for a in range(6) for b in range(6)]
+    rows = [Pair(f"{a}+{b}=", f"{a + b}!", f"{a + b}?") for a in range(6) for b in range(6)]
     return write_pairs(tmp_path / "pairs.jsonl", rows), rows
 
 

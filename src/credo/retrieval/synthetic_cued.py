@@ -31,7 +31,8 @@ CUES = {
     "method": ["We propose a {} approach that combines {} with {}.", "Our method uses {} to estimate {} from {}."],
     "result": ["Results show that {} improves {} over {}.", "We find {} yields higher {} than {}."],
 }
-ASK = {"background": "motivated by {}", "method": "that use {} as their method", "result": "that report {} as a finding"}
+ASK = {"background": "motivated by {}", "method": "that use {} as their method",
+       "result": "that report {} as a finding"}
 FILLER = ["data", "model", "analysis", "system", "sample", "signal", "measure", "process", "effect", "case"]
 DOC_SYL = ["ka", "lo", "mi", "ren", "tor", "vex", "dal", "pri", "sun", "gor", "bel", "fin", "zu", "nar", "qui", "hep"]
 PARA_SYL = ["ab", "ex", "ol", "ut", "ir", "em", "os", "ay", "uk", "id", "og", "ev", "ul", "az", "ip", "on"]
@@ -49,7 +50,7 @@ def pseudo_word(rng: random.Random, syllables: list[str], used: set[str]) -> str
 def make_cued_synthetic(n_docs: int = 300, n_topics: int = 8, n_questions: int = 600, words_per_topic: int = 12,
                         test_fraction: float = 0.2, seed: int = 0) -> RetrievalSet:
     if n_topics < 3:
-        raise ValueError(f"make_cued_synthetic: n_topics must be >= 3 (three distinct topics per paper), got {n_topics}")
+        raise ValueError(f"make_cued_synthetic: n_topics must be >= 3 (three topics per paper), got {n_topics}")
     rng = random.Random(seed)
     used: set[str] = set()
     vocab = [[pseudo_word(rng, DOC_SYL, used) for _ in range(words_per_topic)] for _ in range(n_topics)]

@@ -7,14 +7,14 @@ from pathlib import Path
 import torch
 
 from credo.models.lora import is_peft
+from credo.rewards.pairs import Pair
 from credo.rm.losses import bt_loss
 from credo.rm.model import RewardModel
-from credo.rm.pairs import PreferencePair
 
 WEIGHTS = "reward_model.safetensors"
 
 
-def pair_texts(pairs: list[PreferencePair]) -> tuple[list[str], list[str]]:
+def pair_texts(pairs: list[Pair]) -> tuple[list[str], list[str]]:
     """(prompt + chosen, prompt + rejected) texts, as the RL trainer scores prompt + response."""
     return [p.prompt + p.chosen for p in pairs], [p.prompt + p.rejected for p in pairs]
 
@@ -26,7 +26,7 @@ def trunk_parameters(rm: RewardModel) -> list[torch.nn.Parameter]:
     return list(rm.trunk.parameters())
 
 
-def train_bradley_terry(rm: RewardModel, pairs: list[PreferencePair], steps: int, lr: float, batch_size: int,
+def train_bradley_terry(rm: RewardModel, pairs: list[Pair], steps: int, lr: float, batch_size: int,
                         seed: int = 0, train_trunk: bool = False) -> dict[str, float]:
     """Minimise −log σ(r(chosen) − r(rejected)) over ``steps`` mini-batches drawn with a seeded generator; the head
     (and with ``train_trunk`` the trunk or its adapter) is trained. With a frozen trunk the RTEs are computed once.
@@ -64,7 +64,7 @@ def train_bradley_terry(rm: RewardModel, pairs: list[PreferencePair], steps: int
 
 
 @torch.no_grad()
-def pair_accuracy(rm: RewardModel, pairs: list[PreferencePair]) -> float:
+def pair_accuracy(rm: RewardModel, pairs: list[Pair]) -> float:
     """Share of pairs where the vanilla RM (no fusion) scores chosen above rejected."""
     chosen, rejected = pair_texts(pairs)
     return float((rm(rm.trunk_states(chosen)[0]) > rm(rm.trunk_states(rejected)[0])).float().mean())

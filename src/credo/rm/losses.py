@@ -4,12 +4,8 @@ response of each group plus the group reward entropy (GRE)."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-
-def bt_loss(r_w: torch.Tensor, r_l: torch.Tensor) -> torch.Tensor:
-    """−log σ(r_w − r_l), averaged over pairs [N] -> scalar."""
-    return -F.logsigmoid(r_w - r_l).mean()
+from credo.rewards.bt import bt_loss  # the one Bradley-Terry loss; re-exported for credo.rm
 
 
 def gre(rewards: torch.Tensor, std_eps: float = 1e-6) -> torch.Tensor:

@@ -14,11 +14,12 @@ import torch
 from credo.config import RMConfig
 from credo.models import load_policy
 from credo.models.device import resolve_device
+from credo.rewards.pairs import read_pairs
 from credo.rm.bt import load_reward_model, load_trained_state, train_bradley_terry, trained_state
 from credo.rm.fusion import omega
 from credo.rm.losses import grebt_loss
 from credo.rm.model import RewardModel, last_layer_states, pad_states
-from credo.rm.pairs import read_pairs, task_pairs
+from credo.rm.pairs import task_pairs
 
 FUSIONS = ("none", "policy", "noise", "self")
 UPDATES = ("none", "grebt")
