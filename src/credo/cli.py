@@ -1,4 +1,4 @@
-"""The ``credo`` command line: train, sft, eval, demo, config, retrieve."""
+"""The ``credo`` command line: train, sft, eval, demo, config, retrieve, arm."""
 
 from __future__ import annotations
 
@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     from credo.retrieval.cli import add_subparsers, run
 
     add_subparsers(sub).set_defaults(fn=run)
+    from credo.arm.cli import add_subparsers as add_arm
+    from credo.arm.cli import run as run_arm
+
+    add_arm(sub).set_defaults(fn=run_arm)
     return parser
 
 
