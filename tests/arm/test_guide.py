@@ -1,9 +1,11 @@
 """Guided logits against the formula on a toy vocabulary; temperature normalisation; multi-ARM product;
 weak-to-strong vocabularies; the incremental ARM cache through the HF engine."""
 
+import json
 import math
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from credo.arm.guide import GuidedLogits, GuideTerm
@@ -111,3 +113,28 @@ def test_engine_applies_processors_to_every_step():
     trajs, _ = guided_generate(model, tok, [tok("a")["input_ids"]], 2, 4, processors=[only_z])
     assert all(t.response_ids.tolist() == [target] * 4 for t in trajs)
     assert calls[1:] == [[target, target]] * 3  # from step 2 on the processor sees the generated tokens
+
+
+def test_shared_vocabulary_check_names_a_mismatch():
+    from credo.arm.generate import check_shared_vocab
+    from credo.arm.model import ArmError
+
+    a = SimpleNamespace(get_vocab=lambda: {"a": 0, "b": 1, "c": 2})
+    check_shared_vocab(a, SimpleNamespace(get_vocab=lambda: {"a": 0, "b": 1, "c": 2, "d": 3}), "arm")  # a prefix
+    with pytest.raises(ArmError, match="id 1"):
+        check_shared_vocab(a, SimpleNamespace(get_vocab=lambda: {"a": 0, "c": 1, "b": 2}), "arm")
+
+
+def test_weak_to_strong_through_cli(tmp_path, capsys):
+    """An ARM on a 1-layer hidden-32 model guides a 2-layer hidden-64 model with the same tokenizer."""
+    from credo.cli import main
+
+    small = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64"]
+    common = ["data.size=32", "data.eval_size=8", "train.batch_size=8", "train.steps=2", "train.device=cpu",
+              "decode.max_new_tokens=3", "eval.grid=0"]
+    assert main(["arm", "train", "recipes/uniarm.yaml", *small, *common, f"log.output_dir={tmp_path}"]) == 0
+    capsys.readouterr()
+    assert main(["arm", "generate", "recipes/uniarm.yaml", *common, "--arm", str(tmp_path / "arm"), "--pref", "1,0",
+                 "--prompt", "topic A:"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(out[0])["prompt"] == "topic A:" and json.loads(out[-1])["tokens_per_s"] > 0

@@ -59,15 +59,13 @@ def cmd_generate(args: argparse.Namespace) -> dict:
     from credo.arm.config import load_arm_config
     from credo.arm.generate import build_processor, guided_generate
     from credo.arm.synthetic import TOPICS, TopicTask
-    from credo.config import ModelConfig, recipe_path, replace_from
+    from credo.config import recipe_path, replace_from
     from credo.models import encode_prompt, load_causal_lm, load_tokenizer, resolve_model_dir
     from credo.models.device import resolve_device
 
     cfg = load_arm_config(recipe_path(args.recipe), args.overrides)
     device = resolve_device(cfg.train.device)
     mcfg = replace_from(cfg.model, {"path": cfg.decode.base}, "decode.base") if cfg.decode.base else cfg.model
-    if not isinstance(mcfg, ModelConfig):
-        raise TypeError("decode.base")
     path = resolve_model_dir(mcfg)
     base, tok = load_causal_lm(path, mcfg, device).eval(), load_tokenizer(path, mcfg)
     alpha = cfg.decode.alpha if args.alpha is None else args.alpha

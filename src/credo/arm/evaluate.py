@@ -18,6 +18,13 @@ from credo.arm.synthetic import TOPICS, TopicTask
 REFERENCE = (0.0, -1.0)
 
 
+def matched_oracle_beta(alpha: float, normalize: bool, label_temperature: float, beta_r: float) -> float:
+    """The oracle's β that matches what a trained ARM estimates. Labels drawn with P(y0 ≻ y1) = σ(Δf / τ) and fitted
+    by σ(β_r Δ log π_r) give log π_r − log π_base ≈ f / (τ β_r) per token; guidance adds α (normalised: α / (1 + α))
+    of that, i.e. the exact rewards divided by β = τ β_r (1 + α) / α (without normalisation: τ β_r / α)."""
+    return label_temperature * beta_r * ((1 + alpha) if normalize else 1.0) / max(alpha, 1e-9)
+
+
 def objective_means(task: TopicTask, trajs: list, topics: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean [2], standard error [2]) of (help, harmless) over the sampled responses."""
     vals = np.array([task.objectives(topics[i // n], t.response_text) for i, t in enumerate(trajs)])
@@ -97,7 +104,8 @@ def evaluate_run(cfg: Any, arm: Any, tokenizer: Any, out: str | Path, base: Any 
     guided = evaluate_grid(base, lams=lams, make_processors=lambda lam: [GuidedLogits(
         [GuideTerm(arm, lam if pref else None, d.alpha)], tokenizer.pad_token_id, d.normalize)], **run)
     oracle = evaluate_grid(base, lams=lams, make_processors=lambda lam: [
-        OracleGuide(task, tokenizer, lam, 1.0 / max(d.alpha, 1e-6), d.max_new_tokens)], **run)
+        OracleGuide(task, tokenizer, lam, matched_oracle_beta(d.alpha, d.normalize, cfg.data.label_temperature,
+                                                             cfg.train.beta), d.max_new_tokens)], **run)
     low, high = np.min(oracle["means"], 0), np.max(oracle["means"], 0)
     report = {"base": unguided["means"][0], "base_tokens_per_s": unguided["tokens_per_s"][0],
               "arm": guided | summarise(guided, low, high), "oracle": oracle | summarise(oracle, low, high)}
