@@ -104,6 +104,7 @@ def arm_config(name: str, objective: str, seed: int, steps: int, out: Path) -> A
     cfg.data.label_temperature = TAU
     cfg.train.steps, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup = steps, 32, 2e-3, 10
     cfg.train.beta, cfg.train.seed, cfg.train.device, cfg.train.threads = BETA_R, seed, "cpu", 1
+    cfg.train.lam_reg = 0.0 if name == "genarm" else 1.0  # one objective: L_glob would repeat L_dim
     cfg.eval.grid = 0
     cfg.log.output_dir = str(out)
     return cfg
