@@ -93,7 +93,7 @@ def sample_pairs(model, tok, task: TopicTask, n: int, seed: int) -> list[dict]:
     return out
 
 
-def arm_config(name: str, objective: str, seed: int, steps: int, out: Path) -> ArmConfig:
+def arm_config(name: str, objective: str, seed: int, steps: int, out: Path, lam_reg: float = 1.0) -> ArmConfig:
     cfg = ArmConfig()
     cfg.model = base_model_config()
     for k, v in ARMS[name].items():
@@ -104,7 +104,7 @@ def arm_config(name: str, objective: str, seed: int, steps: int, out: Path) -> A
     cfg.data.label_temperature = TAU
     cfg.train.steps, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup = steps, 32, 2e-3, 10
     cfg.train.beta, cfg.train.seed, cfg.train.device, cfg.train.threads = BETA_R, seed, "cpu", 1
-    cfg.train.lam_reg = 0.0 if name == "genarm" else 1.0  # one objective: L_glob would repeat L_dim
+    cfg.train.lam_reg = 0.0 if name == "genarm" else lam_reg  # one objective: L_glob would repeat L_dim
     cfg.eval.grid = 0
     cfg.log.output_dir = str(out)
     return cfg
@@ -142,7 +142,8 @@ def stage_arms(args) -> None:
     lams = lambda_grid(2, 11)
     beta_o = matched_oracle_beta(ALPHA, True, TAU, BETA_R)
     for seed in args.seeds:
-        path = HERE / f"arms_{args.size}_seed{seed}.json"
+        tag = "" if args.lam_reg == 1.0 else f"_lamreg{args.lam_reg:g}"
+        path = HERE / f"arms_{args.size}{tag}_seed{seed}.json"
         pairs = sample_pairs(model, tok, task, args.size + 500, seed=seed + 1)
         rows = (pairs[:args.size], pairs[args.size:])
         rec = {"size": args.size, "seed": seed, "steps": args.steps, "prompts": args.prompts, "samples": args.samples}
@@ -151,13 +152,13 @@ def stage_arms(args) -> None:
                           seed)
         low, high = np.min(oracle["means"], 0), np.max(oracle["means"], 0)
         rec["oracle"] = oracle | summarise(oracle, low, high)
-        for name in ARMS:
+        for name in args.arms or ARMS:
             tic = time.time()
             arms, params, acc = [], 0, {}
             for obj in (["help", "harmless"] if name == "genarm" else [""]):
                 out = RUNS / f"{name}{('_' + obj) if obj else ''}_{args.size}_s{seed}"
                 shutil.rmtree(out, ignore_errors=True)
-                arm, _, res = train_arm(arm_config(name, obj or "help", seed, args.steps, out), rows=rows)
+                arm, _, res = train_arm(arm_config(name, obj or "help", seed, args.steps, out, args.lam_reg), rows=rows)
                 arm.eval()
                 arms.append(arm)
                 params += res["trainable_parameters"]
@@ -188,6 +189,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
     p.add_argument("--prompts", type=int, default=64)
     p.add_argument("--samples", type=int, default=2)
+    p.add_argument("--arms", nargs="*", choices=list(ARMS), help="arms to train (default: all)")
+    p.add_argument("--lam-reg", type=float, default=1.0, help="λ_reg of PBLoRA / MoSLoRA (0 = ablation)")
     args = p.parse_args()
     torch.set_num_threads(1)
     {"base": stage_base, "gate": stage_gate, "arms": stage_arms}[args.stage](args)
