@@ -1,4 +1,4 @@
-"""The ``credo`` command line: train, sft, eval, demo, config, retrieve, rubric, serve."""
+"""The ``credo`` command line: train, sft, eval, demo, config, retrieve, rubric, serve, arm."""
 
 from __future__ import annotations
 
@@ -217,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     from credo.judge.cli import add_subparsers as add_judge_subparsers
 
     add_judge_subparsers(sub)
+    from credo.arm.cli import add_subparsers as add_arm
+    from credo.arm.cli import run as run_arm
+
+    add_arm(sub).set_defaults(fn=run_arm)
     return parser
 
 

@@ -85,6 +85,11 @@ def validate(cfg: Any) -> Any:
     if isinstance(cfg, RetrievalConfig):
         _validate_retrieval(cfg)
         return cfg
+    from credo.arm.config import ArmConfig
+
+    if isinstance(cfg, ArmConfig):
+        _validate_arm(cfg)
+        return cfg
     raise TypeError(f"validate: expected a Config or RetrievalConfig, got {type(cfg).__name__}")
 
 
@@ -308,3 +313,54 @@ def _validate_retrieval(cfg: Any) -> None:
     c.check("log.output_dir", lambda v: isinstance(v, str) and v.strip() != "", "a folder path")
     c.ge("log.save_every", 0)
     c.ge("log.keep_last", 0)
+
+
+def _validate_arm(cfg: Any) -> None:
+    from credo.arm.config import ADAPTERS
+
+    validate_model(cfg.model)
+    c = _Checker(cfg)
+    c.choice("adapter.kind", ADAPTERS)
+    c.check("adapter.target_modules", lambda v: bool(v) and all(isinstance(x, str) and x for x in v),
+            "a non-empty list of module names")
+    for k in ("adapter.r", "adapter.r1", "adapter.r2"):
+        c.ge(k, 1)
+    c.gt("adapter.alpha", 0)
+    c.within("adapter.dropout", 0, 1, hi_open=True)
+    c.choice("adapter.modulation", ("shared", "layer"))
+    c.choice("adapter.conditioning", ("embedding", "onehot"))
+    c.check("data.source", lambda v: isinstance(v, str) and v.strip() != "", "synthetic or a JSONL file of pairs")
+    c.check("data.objectives", lambda v: bool(v) and all(isinstance(x, str) and x for x in v) and len(set(v)) == len(v),
+            "a non-empty list of distinct objective names")
+    c.check("data.descriptions", lambda v: len(v) == len(cfg.data.objectives) and all(isinstance(x, str) and x
+                                                                                       for x in v),
+            f"one non-empty text per objective ({len(cfg.data.objectives)})")
+    if cfg.adapter.kind == "lora":
+        c.check("data.objective", lambda v: v in cfg.data.objectives,
+                f"adapter.kind=lora trains one objective: one of {list(cfg.data.objectives)}")
+    else:
+        c.check("data.objective", lambda v: v == "", "only for adapter.kind=lora (leave empty)")
+    if cfg.data.source == "synthetic":
+        c.check("data.objectives", lambda v: list(v) == ["help", "harmless"], "synthetic: [help, harmless]")
+    for k in ("data.size", "data.length"):
+        c.ge(k, 1)
+    c.ge("data.eval_size", 0)
+    c.gt("data.label_temperature", 0)
+    c.ge("train.steps", 0)
+    c.ge("train.batch_size", 1)
+    c.gt("train.lr", 0)
+    c.gt("train.beta", 0)
+    c.gt("train.dirichlet", 0)
+    for k in ("train.weight_decay", "train.warmup", "train.lam_reg", "train.grad_clip", "train.threads",
+              "train.save_every", "train.keep_last"):
+        c.ge(k, 0)
+    c.device("train.device")
+    c.ge("decode.alpha", 0)
+    c.ge("decode.max_new_tokens", 1)
+    c.gt("decode.temperature", 0)
+    c.check("eval.grid", lambda v: v == 0 or v >= 2, "0 (off) or >= 2 grid points")
+    if cfg.eval.grid:
+        c.check("data.source", lambda v: v == "synthetic", "eval.grid needs exact objectives: data.source=synthetic "
+                "(or set eval.grid=0)")
+    for k in ("eval.prompts", "eval.samples"):
+        c.ge(k, 1)
