@@ -144,7 +144,7 @@ CASES = [
     (["demo", *RUN, "sampling.top_p=2"], "sampling.top_p: 2.0"),
     (["retrieve", "train", "unifar", "model.gate=sometimes"], "model.gate: 'sometimes'; one of ['adaptive', 'fixed']"),
     (["retrieve", "train", "unifar", "train.temperature=0"], "train.temperature: 0.0; must be > 0"),
-    (["retrieve", "train", "unifar", "data.qd=web"], "data.qd: 'web'; synthetic | pubmedqa | beir:DIR | none"),
+    (["retrieve", "train", "unifar", "data.qd=web"], "data.qd: 'web'; synthetic | synthetic_cued | pubmedqa | beir:DIR | none"),
     (["retrieve", "train", "unifar", "model.facets=[]"], "model.facets: []"),
     (["retrieve", "train", "unifar", "train.device=tpu"], "train.device: 'tpu'; auto | cpu"),
     (["retrieve", "train", "unifar"], "already holds a run"),
