@@ -196,6 +196,31 @@ def _validate_rl(cfg: Config) -> None:
     c.ge("log.keep_last", 0)
     _validate_multi(cfg, c)
     _validate_wmss(cfg, c)
+    _validate_scale(cfg, c)
+
+
+def _validate_scale(cfg: Config, c: _Checker) -> None:
+    from credo.distributed import BACKENDS, RESOURCE_KEYS
+    from credo.engines import ENGINE_MODES, ENGINES
+
+    c.ge("algo.tis_cap", 0)
+    c.choice("train.backend", BACKENDS)
+    c.choice("engine.kind", ENGINES.names())
+    c.choice("engine.mode", ENGINE_MODES)
+    c.within("engine.gpu_memory_utilization", 0, 1, lo_open=True)
+    if cfg.engine.kind != "hf":
+        c.check("train.backend", lambda v: v == "single", f"engine.kind={cfg.engine.kind} runs in one process "
+                "(the hf engine serves ddp and ray)")
+    if cfg.engine.kind == "vllm" and cfg.engine.mode == "server":
+        c.check("engine.url", lambda v: v.startswith(("http://", "https://")), "http(s)://host:port of a vllm server")
+    names = {"policy"} | {a.get("name") for a in cfg.multi.agents if isinstance(a, dict)}
+    c.check("resources", lambda v: isinstance(v, dict) and all(
+        k in names and isinstance(r, dict) and set(r) <= set(RESOURCE_KEYS)
+        and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in r.values())
+        for k, r in v.items()), f"a mapping of {sorted(names)} to {{num_cpus, num_gpus}} (numbers >= 0)")
+    if cfg.multi.workflow:
+        c.check("train.backend", lambda v: v == "single", "ddp and ray run single-policy recipes; multi-agent "
+                "workflows run with backend single (agents may sit on different devices)")
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:

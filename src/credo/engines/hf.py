@@ -37,7 +37,7 @@ class HFEngine:
     ``adapter`` names the LoRA adapter activated before generating (agents sharing one base model)."""
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, mixed_precision: str = "no",
-                 adapter: str | None = None):
+                 adapter: str | None = None, config=None):
         self.model, self.tok = model, tokenizer
         self.mixed_precision, self.adapter = mixed_precision, adapter
         self.pad_id = tokenizer.pad_token_id
@@ -45,6 +45,9 @@ class HFEngine:
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = sorted(set(eos if isinstance(eos, list) else [eos]))
         self._piece: dict[int, str] = {}
+
+    def sync_weights(self, version: int) -> None:
+        """Nothing to do: the engine samples from the trainer's own model."""
 
     def _text(self, token: int) -> str:
         s = self._piece.get(token)
