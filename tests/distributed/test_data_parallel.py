@@ -77,7 +77,7 @@ def test_ddp_trainer_resumes_exactly(tmp_path):
                  "model.hidden_size=32", "model.num_layers=1", "model.intermediate_size=64", "task.size=32",
                  "task.eval_size=4", "eval.size=4", "eval.every=0", "eval.pass_k=0", "log.save_every=1",
                  "log.progress=false", "log.tensorboard=false", "log.report=false", "train.threads=1",
-                 "train.device=cpu", "train.lr=0.01"]
+                 "train.device=cpu", "train.lr=0.01", "algo.kl_coef=0.05"]
     mp.spawn(train_ranks, args=(2, _free_port(), overrides, str(tmp_path), 2), nprocs=2, join=True)
 
     def clean(run):

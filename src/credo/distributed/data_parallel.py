@@ -7,19 +7,24 @@ normalise the loss are all-reduced, so every rank's loss is its share of the *gl
 summed (one all-reduce of the flattened gradients per optimizer step) before clipping and the optimizer step, which
 then agree on every rank. The update is therefore the one-process update for the same batch, for any number of
 ranks and micro-batches (to float rounding). Rank 0 writes the run folder; rank r > 0 writes ``<output_dir>.rank<r>``
-(its own checkpoints and RNG state, so a resumed run continues exactly).
+(its metrics and trainer state, RNG included, so a resumed run continues exactly; the weights are read from rank
+0's checkpoint).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from credo.config import Config, ConfigError
+from credo.models import dtype_name, load_causal_lm, resolve_model_dir
+from credo.models.lora import is_peft
 from credo.train.learner import Learner
 from credo.train.rl import RLTrainer
 from credo.trajectory import Trajectory
@@ -120,6 +125,10 @@ class DataParallelTrainer(RLTrainer):
 
     def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, **objects: Any):
         self.rank, self.world = init_distributed(cfg.train.device)
+        self.root = Path(cfg.log.output_dir)  # rank 0's run folder: the one copy of the weights
+        if self.rank == 0 and not resume:  # built models (embedded, converted) are written once, by rank 0
+            resolve_model_dir(cfg.model)
+        dist.barrier()
         if self.rank > 0:
             cfg = copy.deepcopy(cfg)
             cfg.log.output_dir = f"{cfg.log.output_dir}.rank{self.rank}"
@@ -129,6 +138,24 @@ class DataParallelTrainer(RLTrainer):
             for t in self.model.state_dict().values():
                 dist.broadcast(t, 0)
         self.engine = ShardedEngine(self.engine)
+
+    def _open(self, cfg: Config, *args: Any, **kw: Any) -> Path | None:
+        """Rank r > 0 reads its own trainer state but the weights of rank 0's checkpoint of the same step
+        (transformers writes weights on rank 0 only; the replicas are equal)."""
+        ckpt = super()._open(cfg, *args, **kw)
+        return self.root / "checkpoints" / ckpt.name if ckpt is not None and self.rank > 0 else ckpt
+
+    def _reference(self, resuming: bool):
+        """Rank 0 writes the KL reference; the other ranks read it back from rank 0's folder."""
+        if self.rank == 0:
+            ref = super()._reference(resuming)
+            dist.barrier()
+            return ref
+        dist.barrier()
+        if self.cfg.algo.kl_coef <= 0 or is_peft(self.model):
+            return None
+        return load_causal_lm(self.root / "reference", dataclasses.replace(
+            self.cfg.model, dtype=dtype_name(self.model.dtype)), self.device)
 
     def export(self, path=None):
         return super().export(path) if self.rank == 0 else self.run_dir / "policy"
