@@ -24,7 +24,7 @@ from credo.engines import build_engine
 from credo.models import dtype_name, load_causal_lm, load_policy
 from credo.models.device import resolve_device
 from credo.models.lora import is_peft
-from credo.tasks import encode_task_prompt
+from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import export_policy, rng_state, save_checkpoint, save_hf_dir, set_rng_state
 from credo.train.learner import Learner
 from credo.train.rl import RLTrainer
@@ -44,6 +44,8 @@ class PolicyWorker:
     """One trainable policy in a Ray actor: model, engine and learner. Every method takes the driver's RNG state
     and returns its own after the call (see the module docstring)."""
 
+    merge_warm_start = RLTrainer.merge_warm_start  # the SFT warm start runs the trainer's code on the actor
+
     def __init__(self, cfg: dict, ckpt: str | None, rng: dict):
         self.cfg = cfg = from_dict(cfg)
         set_rng_state(rng)
@@ -55,6 +57,10 @@ class PolicyWorker:
         self.run_dir = Path(cfg.log.output_dir)
         model_cfg = dataclasses.replace(cfg.model, path=str(Path(ckpt) / "policy")) if ckpt else cfg.model
         self.model, self.tok, _ = load_policy(model_cfg, self.device)
+        self.sft_metrics = {}
+        if ckpt is None and cfg.sft.steps > 0:  # the trainer's own warm start, on this actor's model
+            self.task = build_task(cfg.task)
+            self.sft_metrics = RLTrainer.warm_start(self)
         self.engine = build_engine(cfg.engine.kind, self.model, self.tok, cfg.train.mixed_precision,
                                    config=cfg.engine)
         self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
@@ -77,9 +83,10 @@ class PolicyWorker:
         out = getattr(self, method)(*args)
         return out, rng_state()
 
-    def setup(self) -> tuple[Any, Any, dict]:
-        """(tokenizer, model config, RNG state after loading the model): the driver continues from that state."""
-        return self.tok, self.model.config, self.rng_after_setup
+    def setup(self) -> tuple[Any, Any, dict, dict]:
+        """(tokenizer, model config, SFT metrics, RNG state after loading the model): the driver continues from
+        that state."""
+        return self.tok, self.model.config, self.sft_metrics, self.rng_after_setup
 
     def generate(self, prompts, n, sampling, version, greedy):
         return self.engine.generate(prompts, n, sampling, version=version, greedy=greedy)
@@ -184,13 +191,16 @@ class RayTrainer(RLTrainer):
             raise ValueError("train.backend=ray loads the model in its actor: give model.path, not a model object")
         ckpt = self._open(cfg, resume, overwrite, objects.get("data"), objects.get("reward_funcs"),
                           objects.get("reward_weights"))
-        if ckpt is None and cfg.sft.steps > 0:
-            raise ValueError("train.backend=ray: run the SFT warm start first (credo sft), then RL from its export")
+        if ckpt is None and cfg.sft.steps > 0 and objects.get("data") is not None:
+            raise ValueError("train.backend=ray: the SFT warm start reads the task from the config (task.path), "
+                             "not from a data object")
         actor, self.placement = place_actor(cfg, "policy", to_dict(cfg), str(ckpt) if ckpt else None, rng_state())
         remote = Remote(actor)
         self.actor = actor
-        self.tok, model_config, rng = require_ray().get(actor.setup.remote())
+        self.tok, model_config, sft_metrics, rng = require_ray().get(actor.setup.remote())
         set_rng_state(rng)
+        if sft_metrics:
+            self.sft_metrics = sft_metrics
         check_prompt_lengths(lambda r: encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template),
                              self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens, model_config,
                              text=self.task.prompt)
