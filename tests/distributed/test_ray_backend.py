@@ -51,5 +51,5 @@ def test_ray_grpo_matches_the_single_process_trainer(cluster, tmp_path):
 def test_ray_run_resumes_exactly(cluster, resume_check):
     from credo.distributed.ray_backend import RayTrainer
 
-    resume_check(RayTrainer, lambda d: load_config("recipes/grpo.yaml", TINY + [f"log.output_dir={d}",
-                                                                               "train.backend=ray"]))
+    extra = ["train.backend=ray", "log.save_every=2"]
+    resume_check(RayTrainer, lambda d: load_config("recipes/grpo.yaml", TINY + extra + [f"log.output_dir={d}"]))

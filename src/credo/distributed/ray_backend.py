@@ -176,7 +176,7 @@ def place_actor(cfg: Config, name: str, *args: Any) -> Any:
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
     b = bundle(cfg.resources, name)
-    pg = placement_group([b], strategy="PACK", name=f"credo-{name}")
+    pg = placement_group([b], strategy="PACK")
     ray.get(pg.ready())
     strategy = PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=0)
     return ray.remote(PolicyWorker).options(num_cpus=b["CPU"], num_gpus=b.get("GPU", 0),
