@@ -1,5 +1,6 @@
 """Step time of one GRPO recipe under each backend on this machine (CPU): single process, 2 data-parallel gloo
-ranks (torchrun), and the Ray backend on a local cluster. Writes benchmarks/out/scale_out.json and prints a table.
+ranks (torchrun), and the Ray backend on a local cluster. Writes benchmarks/out/scale_out.json and prints one line per run (interleaved repeats: other load on the
+machine drifts).
 
     .venv/bin/python benchmarks/scale_out.py [--steps 6] [--threads 1]
 """
@@ -46,16 +47,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--backends", default="single,ddp2,ray")
+    ap.add_argument("--backends", default="single,ddp2,ray,ray,ddp2,single",
+                    help="comma-separated, repeats allowed (the machine's load drifts: interleave)")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     results = {}
     for backend in args.backends.split(","):
         wall = launch(backend, args)
         times = step_times(f"scale-{backend}")[1:]  # the first step includes warm-up
-        results[backend] = {"wall_s": wall, "step_s": sum(times) / len(times), "steps": len(times)}
-        print(f"{backend:8s} mean step {results[backend]['step_s']:.3f} s over {len(times)} steps; whole run "
-              f"{wall:.1f} s (start-up included)", flush=True)
+        r = {"wall_s": wall, "step_s": sum(times) / len(times), "steps": len(times)}
+        results.setdefault(backend, []).append(r)
+        print(f"{backend:8s} mean step {r['step_s']:.3f} s over {len(times)} steps; whole run {wall:.1f} s "
+              "(start-up included)", flush=True)
     (OUT / "scale_out.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
 
 
