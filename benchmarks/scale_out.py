@@ -1,6 +1,6 @@
 """Step time of one GRPO recipe under each backend on this machine (CPU): single process, 2 data-parallel gloo
-ranks (torchrun), and the Ray backend on a local cluster. Writes benchmarks/out/scale_out.json and prints one line per run (interleaved repeats: other load on the
-machine drifts).
+ranks (torchrun), and the Ray backend on a local cluster. Writes benchmarks/out/scale_out.json and prints one line
+per run (repeats are interleaved: other load on the machine drifts).
 
     .venv/bin/python benchmarks/scale_out.py [--steps 6] [--threads 1]
 """

@@ -219,8 +219,9 @@ def _validate_scale(cfg: Config, c: _Checker) -> None:
         and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in r.values())
         for k, r in v.items()), f"a mapping of {sorted(names)} to {{num_cpus, num_gpus}} (numbers >= 0)")
     if cfg.multi.workflow:
-        c.check("train.backend", lambda v: v == "single", "ddp and ray run single-policy recipes; multi-agent "
-                "workflows run with backend single (agents may sit on different devices)")
+        c.check("train.backend", lambda v: v == "single" or (v == "ray" and cfg.multi.workflow != "hacpo"),
+                "multi-agent workflows run with backend single or ray (ddp and HACPO are single-policy or "
+                "single-process)")
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:

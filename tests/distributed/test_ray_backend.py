@@ -53,3 +53,39 @@ def test_ray_run_resumes_exactly(cluster, resume_check):
 
     extra = ["train.backend=ray", "log.save_every=2"]
     resume_check(RayTrainer, lambda d: load_config("recipes/grpo.yaml", TINY + extra + [f"log.output_dir={d}"]))
+
+
+CCPO = ["train.steps=3", "train.prompts_per_step=3", "sampling.n=3", "sampling.max_new_tokens=5", "sft.steps=5",
+        "sft.batch_size=8", "model.hidden_size=32", "model.num_layers=1", "model.intermediate_size=64",
+        "task.size=32", "task.eval_size=4", "eval.size=4", "eval.every=2", "multi.period=1", "log.save_every=3",
+        "log.tensorboard=false", "log.progress=false", "log.report=false", "train.threads=1", "train.device=cpu",
+        "train.lr=0.01", "resources={thinker: {num_cpus: 1}, solver: {num_cpus: 2}}"]
+
+
+def test_ray_ccpo_two_agents_match_the_single_process_trainer(cluster, tmp_path):
+    """Each agent's policy in its own actor (its own placement group); the same metrics as one process."""
+    from credo.distributed.ray_backend import RayMultiAgentTrainer
+    from credo.train.multi import build_trainer
+
+    build_trainer(load_config("src/credo/recipes/ccpo_think_reason.yaml",
+                              CCPO + [f"log.output_dir={tmp_path / 'single'}"])).run()
+    trainer = build_trainer(load_config("src/credo/recipes/ccpo_think_reason.yaml",
+                                        CCPO + [f"log.output_dir={tmp_path / 'ray'}", "train.backend=ray"]))
+    assert isinstance(trainer, RayMultiAgentTrainer) and len(trainer.actors) == 2
+    trainer.run()
+    root = trainer.export()
+    assert (root / "thinker" / "config.json").is_file() and (root / "solver" / "config.json").is_file()
+    trainer.close()
+    single, remote = clean(tmp_path / "single"), clean(tmp_path / "ray")
+    assert len(single) == len(remote) >= 5
+    assert single == remote
+    assert any(k.startswith("thinker/actor/") for r in remote for k in r)
+    assert any(k.startswith("solver/actor/") for r in remote for k in r)
+
+
+def test_ray_ccpo_resumes_exactly(cluster, resume_check):
+    from credo.distributed.ray_backend import RayMultiAgentTrainer
+
+    extra = ["train.backend=ray", "log.save_every=2", "sft.steps=0"]
+    resume_check(RayMultiAgentTrainer, lambda d: load_config("src/credo/recipes/ccpo_think_reason.yaml",
+                                                             CCPO + extra + [f"log.output_dir={d}"]))

@@ -11,13 +11,13 @@ BACKENDS = ("single", "ddp", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")
 
 
-def trainer_class(backend: str) -> Any:
+def trainer_class(backend: str, multi_agent: bool = False) -> Any:
     """The trainer class of ``train.backend`` (imports ray only for ``ray``)."""
     if backend == "ddp":
         from credo.distributed.data_parallel import DataParallelTrainer
         return DataParallelTrainer
     if backend == "ray":
-        from credo.distributed.ray_backend import RayTrainer
-        return RayTrainer
+        from credo.distributed.ray_backend import RayMultiAgentTrainer, RayTrainer
+        return RayMultiAgentTrainer if multi_agent else RayTrainer
     from credo.train.rl import RLTrainer
     return RLTrainer

@@ -1,14 +1,14 @@
 """Data-parallel training with torch.distributed (``train.backend=ddp``, launched by ``torchrun``).
 
-Every rank holds a replica of the policy. Generation is sharded: each rank samples its slice of the prompts and
-the trajectories are all-gathered, so rewards, credit and selection run on the whole batch, identically, on every
-rank (they are cheap). Each mini-batch is split into contiguous row shards; the token and sequence counts that
-normalise the loss are all-reduced, so every rank's loss is its share of the *global* loss, and the gradients are
-summed (one all-reduce of the flattened gradients per optimizer step) before clipping and the optimizer step, which
-then agree on every rank. The update is therefore the one-process update for the same batch, for any number of
-ranks and micro-batches (to float rounding). Rank 0 writes the run folder; rank r > 0 writes ``<output_dir>.rank<r>``
-(its metrics and trainer state, RNG included, so a resumed run continues exactly; the weights are read from rank
-0's checkpoint).
+Every rank holds a replica of the policy. Generation is sharded: each rank samples its slice of the prompts and the
+trajectories are all-gathered, so rewards, credit and selection run on the whole batch, identically, on every rank
+(they are cheap); old and reference log-probs are computed on row shards and all-gathered. Each mini-batch is split
+into contiguous row shards; the token and sequence counts that normalise the loss are all-reduced, so every rank's
+loss is its share of the *global* loss, and the gradients are summed (one all-reduce of the flattened gradients per
+optimizer step) before clipping and the optimizer step, which then agree on every rank. The update is therefore the
+one-process update for the same batch, for any number of ranks and micro-batches (to float rounding). Rank 0 writes
+the run folder; rank r > 0 writes ``<output_dir>.rank<r>`` (its metrics and trainer state, RNG included, so a
+resumed run continues exactly; the weights are read from rank 0's checkpoint).
 """
 
 from __future__ import annotations
@@ -62,6 +62,17 @@ class DataParallelLearner(Learner):
 
     def shard(self, rows: list[Trajectory]) -> list[Trajectory]:
         return contiguous_shard(rows, self.rank, self.world)
+
+    @torch.no_grad()
+    def attach_logprobs(self, trajs: list[Trajectory]) -> None:
+        """Old and reference log-probs of this rank's contiguous shard, all-gathered onto every trajectory."""
+        mine = self.shard(trajs)
+        super().attach_logprobs(mine)
+        keys = ("old_logprobs", "ref_logprobs")
+        parts: list[Any] = [None] * self.world
+        dist.all_gather_object(parts, [{k: t.info[k] for k in keys if k in t.info} for t in mine])
+        for t, info in zip(trajs, [x for part in parts for x in part]):
+            t.info.update(info)
 
     def global_counts(self, n_tok: float, n_seq: float) -> tuple[float, float]:
         t = torch.tensor([n_tok, n_seq], dtype=torch.float64, device="cpu")

@@ -12,6 +12,7 @@ reference) into the run folder, so on several nodes the run folder must be on a 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any
 
 import torch
 
-from credo.config import Config, from_dict, to_dict
+from credo.agents import Agent, Policy, build_agents
+from credo.config import Config, agent_configs, from_dict, replace_from, to_dict
 from credo.engines import build_engine
 from credo.models import dtype_name, load_causal_lm, load_policy
 from credo.models.device import resolve_device
@@ -27,9 +29,11 @@ from credo.models.lora import is_peft
 from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import export_policy, rng_state, save_checkpoint, save_hf_dir, set_rng_state
 from credo.train.learner import Learner
+from credo.train.multi import MultiAgentTrainer
 from credo.train.rl import RLTrainer
 from credo.trajectory import Trajectory
 from credo.validate import check_prompt_lengths
+from credo.workflows import WORKFLOWS
 
 
 def require_ray():
@@ -165,9 +169,9 @@ def bundle(resources: dict, name: str) -> dict[str, float]:
     return out
 
 
-def place_actor(cfg: Config, name: str, *args: Any) -> Any:
-    """Start a :class:`PolicyWorker` for policy ``name`` in its own placement group (Ray is started locally
-    unless ``RAY_ADDRESS`` names a cluster)."""
+def place_actor(cfg: Config, name: str, worker: type, *args: Any) -> Any:
+    """Start ``worker(*args)`` (a :class:`PolicyWorker`) for policy ``name`` in its own placement group (Ray is
+    started locally unless ``RAY_ADDRESS`` names a cluster); -> (actor, placement group)."""
     ray = require_ray()
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -179,7 +183,7 @@ def place_actor(cfg: Config, name: str, *args: Any) -> Any:
     pg = placement_group([b], strategy="PACK")
     ray.get(pg.ready())
     strategy = PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=0)
-    return ray.remote(PolicyWorker).options(num_cpus=b["CPU"], num_gpus=b.get("GPU", 0),
+    return ray.remote(worker).options(num_cpus=b["CPU"], num_gpus=b.get("GPU", 0),
                                             scheduling_strategy=strategy).remote(*args), pg
 
 
@@ -194,7 +198,8 @@ class RayTrainer(RLTrainer):
         if ckpt is None and cfg.sft.steps > 0 and objects.get("data") is not None:
             raise ValueError("train.backend=ray: the SFT warm start reads the task from the config (task.path), "
                              "not from a data object")
-        actor, self.placement = place_actor(cfg, "policy", to_dict(cfg), str(ckpt) if ckpt else None, rng_state())
+        actor, self.placement = place_actor(cfg, "policy", PolicyWorker, to_dict(cfg), str(ckpt) if ckpt else None,
+                                            rng_state())
         remote = Remote(actor)
         self.actor = actor
         self.tok, model_config, sft_metrics, rng = require_ray().get(actor.setup.remote())
@@ -224,3 +229,101 @@ class RayTrainer(RLTrainer):
         ray = require_ray()
         ray.kill(self.actor)
         ray.util.remove_placement_group(self.placement)
+
+
+class AgentWorker(PolicyWorker):
+    """The policy of one agent of a multi-agent run in a Ray actor, built by :func:`credo.agents.build_agents`
+    from that agent's entry alone (agents that ``share`` it use it through the driver)."""
+
+    def __init__(self, cfg: dict, name: str, ckpt: str | None, rng: dict):
+        self.cfg = cfg = from_dict(cfg)
+        set_rng_state(rng)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(cfg.train.seed)
+        one = copy.deepcopy(cfg)
+        one.multi.agents = [a for a in cfg.multi.agents if a["name"] == name]
+        self.run_dir = Path(cfg.log.output_dir)
+        self.agents, policies = build_agents(one, self.run_dir, Path(ckpt) if ckpt else None)
+        self.policy = p = policies[name]
+        self.model, self.tok, self.engine, self.learner = p.model, p.tok, p.engine, p.learner
+        self.rng_after_setup = rng_state()
+
+    def setup(self) -> tuple[Any, Any, dict, dict]:
+        return self.tok, self.policy.model_cfg, {"adapter": self.policy.adapter}, self.rng_after_setup
+
+    def warm_start(self) -> dict[str, float]:
+        """The multi-agent trainer's SFT warm start of this actor's agent."""
+        self.train_rows = build_task(self.cfg.task).rows("train")
+        return MultiAgentTrainer.warm_start(self)
+
+    def save_policy(self, out: str) -> None:
+        self.policy.save_pretrained(Path(out))
+
+    def export(self, path: str, merged: bool) -> str:
+        return str(export_policy(Path(path), self.model, self.tok, merged, adapter=self.policy.adapter or "default"))
+
+
+@dataclasses.dataclass
+class RemotePolicy(Policy):
+    """A :class:`credo.agents.Policy` whose model lives in an :class:`AgentWorker` actor."""
+
+    remote: Any = None
+
+    def save_pretrained(self, out: Path, **_: Any) -> None:
+        self.remote("save_policy", str(out))
+
+
+class RayMultiAgentTrainer(MultiAgentTrainer):
+    """The multi-agent trainer's step with each agent's policy in its own Ray actor group, placed from
+    ``resources[<agent name>]``."""
+
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, **objects: Any):
+        if objects.get("models"):
+            raise ValueError("train.backend=ray loads each agent's model in its actor: give model sections, "
+                             "not model objects")
+        ray = require_ray()
+        ckpt = self._open(cfg, resume, overwrite, objects.get("data"))
+        workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
+        self.agents, self.policies, self.placements, self.actors = {}, {}, [], []
+        for spec in agent_configs(cfg):
+            sampling = replace_from(cfg.sampling, spec.sampling, f"agent {spec.name}.sampling")
+            if spec.share:
+                self.agents[spec.name] = Agent(spec, self.agents[spec.share].policy, sampling)
+                continue
+            actor, pg = place_actor(cfg, spec.name, AgentWorker, to_dict(cfg), spec.name,
+                                    str(ckpt) if ckpt else None, rng_state())
+            tok, model_cfg, extra, rng = ray.get(actor.setup.remote())
+            set_rng_state(rng)
+            remote = Remote(actor)
+            self.actors.append(actor)
+            self.placements.append(pg)
+            self.policies[spec.name] = RemotePolicy(spec.name, None, tok, RemoteEngine(remote),
+                                                    RemoteLearner(remote) if spec.trainable else None, model_cfg,
+                                                    extra["adapter"], remote=remote)
+            self.agents[spec.name] = Agent(spec, self.policies[spec.name], sampling)
+        if ckpt is None and cfg.sft.steps > 0:
+            self.sft_metrics = {}
+            for p in self.policies.values():
+                self.sft_metrics |= p.remote("warm_start")
+        self.workflow = workflow_cls(cfg, self.agents, self.task)
+        self.trainable = [a.name for a in self.agents.values() if a.trainable]
+        state = self._restore(ckpt)
+        if state is not None:
+            for name, s in state["learners"].items():
+                self.policies[name].learner.load_state_dict(s)
+            self.workflow.load_state_dict(state["workflow"])
+        self._start_logging(ckpt)
+
+    def export(self, path: str | Path | None = None) -> Path:
+        root = Path(path) if path is not None else self.run_dir / "agents"
+        for name, p in self.policies.items():
+            p.remote("export", str(root / name), p.model_cfg.lora.merge_on_export)
+        return root
+
+    def close(self) -> None:
+        ray = require_ray()
+        for actor, pg in zip(self.actors, self.placements):
+            ray.kill(actor)
+            ray.util.remove_placement_group(pg)
