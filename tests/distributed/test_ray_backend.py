@@ -20,7 +20,7 @@ TINY = ["train.steps=3", "train.prompts_per_step=3", "sampling.n=4", "sampling.m
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False,
+    ray.init(num_cpus=16, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     yield
     ray.shutdown()

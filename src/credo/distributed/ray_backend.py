@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,17 @@ def place_actor(cfg: Config, name: str, worker: type, *args: Any) -> Any:
                                             scheduling_strategy=strategy).remote(*args), pg
 
 
+def release(actors: list, placements: list) -> None:
+    """Stop actors and remove their placement groups (a placement group outlives its actors' handles)."""
+    ray = require_ray()
+    if not ray.is_initialized():
+        return
+    for actor in actors:
+        ray.kill(actor)
+    for pg in placements:
+        ray.util.remove_placement_group(pg)
+
+
 class RayTrainer(RLTrainer):
     """The single-process trainer's RL step with the policy in a Ray actor (see the module docstring)."""
 
@@ -202,6 +214,7 @@ class RayTrainer(RLTrainer):
                                             rng_state())
         remote = Remote(actor)
         self.actor = actor
+        self.close = weakref.finalize(self, release, [actor], [self.placement])  # close() or garbage collection
         self.tok, model_config, sft_metrics, rng = require_ray().get(actor.setup.remote())
         set_rng_state(rng)
         if sft_metrics:
@@ -224,11 +237,6 @@ class RayTrainer(RLTrainer):
         out = Path(path) if path is not None else self.run_dir / "policy"
         return Path(self.engine.remote("export", str(out), self.cfg.model.lora.merge_on_export))
 
-    def close(self) -> None:
-        """Stop the actor and free its placement group."""
-        ray = require_ray()
-        ray.kill(self.actor)
-        ray.util.remove_placement_group(self.placement)
 
 
 class AgentWorker(PolicyWorker):
@@ -287,6 +295,7 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
         ckpt = self._open(cfg, resume, overwrite, objects.get("data"))
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies, self.placements, self.actors = {}, {}, [], []
+        self.close = weakref.finalize(self, release, self.actors, self.placements)  # close() or garbage collection
         for spec in agent_configs(cfg):
             sampling = replace_from(cfg.sampling, spec.sampling, f"agent {spec.name}.sampling")
             if spec.share:
@@ -321,9 +330,3 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
         for name, p in self.policies.items():
             p.remote("export", str(root / name), p.model_cfg.lora.merge_on_export)
         return root
-
-    def close(self) -> None:
-        ray = require_ray()
-        for actor, pg in zip(self.actors, self.placements):
-            ray.kill(actor)
-            ray.util.remove_placement_group(pg)
