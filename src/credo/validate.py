@@ -180,7 +180,10 @@ def _validate_rl(cfg: Config) -> None:
     c.check("train.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)")
     c.ge("train.grad_clip", 0)
     c.ge("train.threads", 0)
-    c.device("train.device")
+    if cfg.train.backend == "ray":  # the device is the actors' (on cluster nodes), not this driver's
+        c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
+    else:
+        c.device("train.device")
     c.choice("train.mixed_precision", PRECISION)
     c.ge("eval.every", 0)
     c.ge("eval.size", 0)
@@ -211,6 +214,8 @@ def _validate_scale(cfg: Config, c: _Checker) -> None:
     if cfg.engine.kind != "hf":
         c.check("train.backend", lambda v: v == "single", f"engine.kind={cfg.engine.kind} runs in one process "
                 "(the hf engine serves ddp and ray)")
+        c.check("engine.kind", lambda v: not cfg.multi.workflow, "hf: multi-agent workflows sample with the hf "
+                "engine (other engines serve single-policy runs)")
     if cfg.engine.kind == "vllm" and cfg.engine.mode == "server":
         c.check("engine.url", lambda v: v.startswith(("http://", "https://")), "http(s)://host:port of a vllm server")
     names = {"policy"} | {a.get("name") for a in cfg.multi.agents if isinstance(a, dict)}

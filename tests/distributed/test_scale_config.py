@@ -19,6 +19,8 @@ from credo.config import ConfigError, load_config
     (["resources={policy: {num_cpu: 1}}"], "resources"),
     (["resources={policy: {num_gpus: -1}}"], "resources"),
     (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "train.backend=ddp"], "train.backend"),
+    (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "engine.kind=vllm"], "engine.kind"),
+    (["train.backend=ray", "train.device=gpu"], "train.device"),
 ])
 def test_bad_scale_out_values_name_their_key(overrides, key):
     with pytest.raises(ConfigError) as e:
@@ -31,6 +33,16 @@ def test_good_scale_out_values_load():
                              "algo.tis_cap=2", "engine.kind=vllm", "engine.mode=server",
                              "engine.url=http://localhost:8000", "train.backend=single"])
     assert cfg.resources == {"policy": {"num_cpus": 2, "num_gpus": 1}} and cfg.engine.url.endswith("8000")
+
+
+def test_a_ray_run_may_name_a_device_only_its_actors_have():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert load_config(None, ["train.backend=ray", "train.device=cuda"]).train.device == "cuda"
+    with pytest.raises(ConfigError, match="train.device"):
+        load_config(None, ["train.device=cuda"])
 
 
 def test_ddp_outside_torchrun_is_one_line(monkeypatch, tmp_path):

@@ -75,7 +75,7 @@ class DataParallelLearner(Learner):
             t.info.update(info)
 
     def global_counts(self, n_tok: float, n_seq: float) -> tuple[float, float]:
-        t = torch.tensor([n_tok, n_seq], dtype=torch.float64, device="cpu")
+        t = torch.tensor([n_tok, n_seq], dtype=torch.float64, device=self.device)  # nccl reduces device tensors
         dist.all_reduce(t)
         return float(t[0]), float(t[1])
 

@@ -188,6 +188,12 @@ def place_actor(cfg: Config, name: str, worker: type, *args: Any) -> Any:
                                             scheduling_strategy=strategy).remote(*args), pg
 
 
+def driver_config(cfg: Config) -> Config:
+    """The config as the driver opens the run with: on the CPU (``train.device`` is the actors' device, which the
+    driver's machine may not have)."""
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
+
+
 def release(actors: list, placements: list) -> None:
     """Stop actors and remove their placement groups (a placement group outlives its actors' handles)."""
     ray = require_ray()
@@ -205,8 +211,9 @@ class RayTrainer(RLTrainer):
     def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, **objects: Any):
         if objects.get("model") is not None or objects.get("tokenizer") is not None:
             raise ValueError("train.backend=ray loads the model in its actor: give model.path, not a model object")
-        ckpt = self._open(cfg, resume, overwrite, objects.get("data"), objects.get("reward_funcs"),
+        ckpt = self._open(driver_config(cfg), resume, overwrite, objects.get("data"), objects.get("reward_funcs"),
                           objects.get("reward_weights"))
+        self.cfg = cfg
         if ckpt is None and cfg.sft.steps > 0 and objects.get("data") is not None:
             raise ValueError("train.backend=ray: the SFT warm start reads the task from the config (task.path), "
                              "not from a data object")
@@ -292,7 +299,8 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
             raise ValueError("train.backend=ray loads each agent's model in its actor: give model sections, "
                              "not model objects")
         ray = require_ray()
-        ckpt = self._open(cfg, resume, overwrite, objects.get("data"))
+        ckpt = self._open(driver_config(cfg), resume, overwrite, objects.get("data"))
+        self.cfg = cfg
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies, self.placements, self.actors = {}, {}, [], []
         self.close = weakref.finalize(self, release, self.actors, self.placements)  # close() or garbage collection
