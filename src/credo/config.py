@@ -127,6 +127,8 @@ class AlgoConfig:
     overlong_filter: bool = _f(False, "DAPO: mask truncated responses out of the loss")
     overlong_penalty: bool = _f(False, "DAPO: soft length penalty added to the reward")
     overlong_buffer: int = _f(4, "soft overlong penalty ramps over the last this-many tokens before max_new_tokens")
+    tis_cap: float = _f(0.0, "truncated importance sampling: weight each token's loss by min(pi_old / pi_engine, "
+                        "tis_cap), correcting the gap between the trainer's and the engine's log-probs (0 = off)")
 
 
 @dataclass
@@ -162,6 +164,20 @@ class TrainConfig:
     mixed_precision: str = _f("no", "no | bf16 | fp16: autocast of forward passes; weights and optimizer state stay "
                               "in model.dtype (fp16 adds a gradient scaler)")
     gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (less memory, more time)")
+    backend: str = _f("single", "single (one process) | ddp (data-parallel ranks under torchrun: gradients and loss "
+                      "counts all-reduced) | ray (one Ray actor group per trainable policy, placed by `resources`)")
+
+
+@dataclass
+class EngineConfig:
+    """Generation engine (registry ``credo.engines.ENGINES``)."""
+
+    kind: str = _f("hf", "hf (the trainer's own model, KV-cache sampling) | vllm (needs the vllm extra and a GPU)")
+    mode: str = _f("colocate", "vllm: colocate (engine in the trainer's process, asleep during updates) | server "
+                   "(a `vllm serve` at engine.url, weights pushed after each update)")
+    url: str = _f("", "vllm server mode: base URL of the server, e.g. http://localhost:8000")
+    gpu_memory_utilization: float = _f(0.3, "vllm: share of GPU memory the engine may take")
+    prefix_caching: bool = _f(True, "vllm: reuse the KV cache of a prompt across its n samples")
 
 
 @dataclass
@@ -308,6 +324,9 @@ class Config:
     hacpo: HACPOConfig = field(default_factory=lambda: HACPOConfig())
     wmss: WMSSConfig = field(default_factory=WMSSConfig)
     rm: RMConfig = field(default_factory=RMConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    resources: dict = _f({}, "train.backend=ray: policy or agent name -> {num_cpus, num_gpus} of its actor group "
+                         "(missing names get 1 CPU); the actors are placed in one placement group")
 
 
 @dataclass

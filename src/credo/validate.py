@@ -185,7 +185,10 @@ def _validate_rl(cfg: Config) -> None:
     c.check("train.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)")
     c.ge("train.grad_clip", 0)
     c.ge("train.threads", 0)
-    c.device("train.device")
+    if cfg.train.backend == "ray":  # the device is the actors' (on cluster nodes), not this driver's
+        c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
+    else:
+        c.device("train.device")
     c.choice("train.mixed_precision", PRECISION)
     c.ge("eval.every", 0)
     c.ge("eval.size", 0)
@@ -202,6 +205,7 @@ def _validate_rl(cfg: Config) -> None:
     _validate_multi(cfg, c)
     _validate_wmss(cfg, c)
     _validate_rm(cfg, c)
+    _validate_scale(cfg, c)
 
 
 def _validate_rm(cfg: Config, c: _Checker) -> None:
@@ -228,6 +232,34 @@ def _validate_rm(cfg: Config, c: _Checker) -> None:
     c.check("rm.pairs", lambda v: r.pretrain_steps == 0 or (isinstance(v, str) and v != ""),
             "a pairs JSONL file is needed when rm.pretrain_steps > 0")
     c.check("multi.workflow", lambda v: v == "", "rm.enabled works with single-policy training only")
+
+
+
+def _validate_scale(cfg: Config, c: _Checker) -> None:
+    from credo.distributed import BACKENDS, RESOURCE_KEYS
+    from credo.engines import ENGINE_MODES, ENGINES
+
+    c.ge("algo.tis_cap", 0)
+    c.choice("train.backend", BACKENDS)
+    c.choice("engine.kind", ENGINES.names())
+    c.choice("engine.mode", ENGINE_MODES)
+    c.within("engine.gpu_memory_utilization", 0, 1, lo_open=True)
+    if cfg.engine.kind != "hf":
+        c.check("train.backend", lambda v: v == "single", f"engine.kind={cfg.engine.kind} runs in one process "
+                "(the hf engine serves ddp and ray)")
+        c.check("engine.kind", lambda v: not cfg.multi.workflow, "hf: multi-agent workflows sample with the hf "
+                "engine (other engines serve single-policy runs)")
+    if cfg.engine.kind == "vllm" and cfg.engine.mode == "server":
+        c.check("engine.url", lambda v: v.startswith(("http://", "https://")), "http(s)://host:port of a vllm server")
+    names = {"policy"} | {a.get("name") for a in cfg.multi.agents if isinstance(a, dict)}
+    c.check("resources", lambda v: isinstance(v, dict) and all(
+        k in names and isinstance(r, dict) and set(r) <= set(RESOURCE_KEYS)
+        and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in r.values())
+        for k, r in v.items()), f"a mapping of {sorted(names)} to {{num_cpus, num_gpus}} (numbers >= 0)")
+    if cfg.multi.workflow:
+        c.check("train.backend", lambda v: v == "single" or (v == "ray" and cfg.multi.workflow != "hacpo"),
+                "multi-agent workflows run with backend single or ray (ddp and HACPO are single-policy or "
+                "single-process)")
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:

@@ -40,7 +40,7 @@ class HFEngine:
     ``input_ids`` are the left-padded prompts plus the tokens generated so far, of the rows still running."""
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, mixed_precision: str = "no",
-                 adapter: str | None = None, logits_processors: list | None = None):
+                 adapter: str | None = None, logits_processors: list | None = None, config=None):
         self.model, self.tok = model, tokenizer
         self.logits_processors = list(logits_processors or [])
         self.mixed_precision, self.adapter = mixed_precision, adapter
@@ -49,6 +49,9 @@ class HFEngine:
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = sorted(set(eos if isinstance(eos, list) else [eos]))
         self._piece: dict[int, str] = {}
+
+    def sync_weights(self, version: int) -> None:
+        """Nothing to do: the engine samples from the trainer's own model."""
 
     def _text(self, token: int) -> str:
         s = self._piece.get(token)

@@ -155,6 +155,9 @@ class MultiAgentTrainer(RLTrainer):
 def build_trainer(cfg: Config, resume: bool = False, overwrite: bool = False, **objects: Any) -> RLTrainer:
     """The trainer a config asks for: multi-agent when ``multi.workflow`` is set (HACPO for ``hacpo``),
     single-policy otherwise. ``objects`` are the keyword inputs of that trainer (model, tokenizer, data, ...)."""
+    if cfg.train.backend != "single":
+        from credo.distributed import trainer_class
+        return trainer_class(cfg.train.backend, bool(cfg.multi.workflow))(cfg, resume, overwrite, **objects)
     if cfg.multi.workflow == "hacpo":
         from credo.train.hacpo import HACPOTrainer
         return HACPOTrainer(cfg, resume, overwrite, **objects)

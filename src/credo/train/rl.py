@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
-from credo.engines import ENGINES
+from credo.engines import build_engine
 from credo.models import dtype_name, load_causal_lm, load_policy, prepare_policy
 from credo.models.device import resolve_device
 from credo.models.lora import add_adapter, is_peft
@@ -77,6 +77,8 @@ class RLTrainer:
     ``reward_weights``.
     """
 
+    learner_cls = Learner  # the data-parallel trainer swaps in its learner; the RL step itself is shared
+
     def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, *, model: Any = None,
                  tokenizer: Any = None, data: Any = None, reward_funcs: list | None = None,
                  reward_weights: list[float] | None = None):
@@ -91,8 +93,8 @@ class RLTrainer:
                              text=self.task.prompt)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
-        self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
-        self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
+        self.engine = build_engine(cfg.engine.kind, self.model, self.tok, cfg.train.mixed_precision, config=cfg.engine)
+        self.learner = self.learner_cls(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
                                reference=self._reference(ckpt is not None), adapter="default")
         self.reward_model = None
         if cfg.rm.enabled:
@@ -235,6 +237,7 @@ class RLTrainer:
             with self.timer("rm_update"):
                 metrics |= self.reward_model.after_step(trajs, self.step)
         self.step += 1
+        self.engine.sync_weights(self.step)
         return metrics | self.batch_metrics(trajs) | self.timer.pop()
 
     # ---------------------------------------------------------------- bookkeeping
