@@ -127,6 +127,8 @@ class AlgoConfig:
     overlong_filter: bool = _f(False, "DAPO: mask truncated responses out of the loss")
     overlong_penalty: bool = _f(False, "DAPO: soft length penalty added to the reward")
     overlong_buffer: int = _f(4, "soft overlong penalty ramps over the last this-many tokens before max_new_tokens")
+    tis_cap: float = _f(0.0, "truncated importance sampling: weight each token's loss by min(pi_old / pi_engine, "
+                        "tis_cap), correcting the gap between the trainer's and the engine's log-probs (0 = off)")
 
 
 @dataclass
@@ -162,6 +164,20 @@ class TrainConfig:
     mixed_precision: str = _f("no", "no | bf16 | fp16: autocast of forward passes; weights and optimizer state stay "
                               "in model.dtype (fp16 adds a gradient scaler)")
     gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (less memory, more time)")
+    backend: str = _f("single", "single (one process) | ddp (data-parallel ranks under torchrun: gradients and loss "
+                      "counts all-reduced) | ray (one Ray actor group per trainable policy, placed by `resources`)")
+
+
+@dataclass
+class EngineConfig:
+    """Generation engine (registry ``credo.engines.ENGINES``)."""
+
+    kind: str = _f("hf", "hf (the trainer's own model, KV-cache sampling) | vllm (needs the vllm extra and a GPU)")
+    mode: str = _f("colocate", "vllm: colocate (engine in the trainer's process, asleep during updates) | server "
+                   "(a `vllm serve` at engine.url, weights pushed after each update)")
+    url: str = _f("", "vllm server mode: base URL of the server, e.g. http://localhost:8000")
+    gpu_memory_utilization: float = _f(0.3, "vllm: share of GPU memory the engine may take")
+    prefix_caching: bool = _f(True, "vllm: reuse the KV cache of a prompt across its n samples")
 
 
 @dataclass
@@ -261,6 +277,39 @@ class MultiConfig:
 
 
 @dataclass
+class RMConfig:
+    """A learned reward model as the RL reward (RLHF mode; see credo.rm): Bradley-Terry RM, optionally R2M."""
+
+    enabled: bool = _f(False, "score rollouts with a reward model instead of the reward functions (they are still "
+                       "computed and logged; the task verifier stays in rewards['score'] as the gold measure)")
+    model: dict = _f({}, "model keys overriding the top-level `model` section for the RM trunk (path, init_seed, "
+                     "hidden_size, lora, ...)")
+    fusion: str = _f("none", "R2M states the cross-attention reads: none (vanilla RM) | policy (the policy's "
+                     "last-layer states) | noise (Gaussian states of the same shape) | self (the RM"
+                     "'s own last-layer states)")
+    d: int = _f(64, "R2M cross-attention width d")
+    omega_floor: float = _f(0.6, "R2M: omega(t) = max(cos(pi t / T) / 2 + 1/2, omega_floor)")
+    update: str = _f("none", "per-step RM update after each policy step: none | grebt")
+    update_fusion: bool = _f(True, "grebt: update the cross-attention as well as the head (False: head only)")
+    alpha: float = _f(0.3, "grebt: loss = (1 - alpha) * BT + alpha * group reward entropy")
+    std_eps: float = _f(1e-6, "grebt: groups whose reward std is below this contribute no entropy term")
+    lr: float = _f(1e-4, "grebt: AdamW learning rate of the RM update")
+    grad_clip: float = _f(1.0, "grebt: gradient-norm clip (0 = off)")
+    refresh: bool = _f(True, "grebt: recompute the policy states with the updated policy before the RM update")
+    pairs: str = _f("", "Bradley-Terry pre-training pairs: a JSONL file (prompt, chosen, rejected[, source]) or 'task' "
+                    "(gold answer vs another row's answer, from the task's training rows)")
+    pretrain_steps: int = _f(0, "Bradley-Terry pre-training steps on rm.pairs before RL (0 = none)")
+    pretrain_lr: float = _f(1e-3, "Bradley-Terry pre-training learning rate")
+    pretrain_batch: int = _f(64, "pairs per Bradley-Terry pre-training step")
+    train_trunk: bool = _f(False, "Bradley-Terry pre-training also trains the trunk (its LoRA adapter with "
+                           "rm.model.lora.r > 0); during RL the trunk is always frozen")
+    load: str = _f("", "a reward model saved by credo.rm.save_reward_model (head, fusion, trained trunk weights)")
+    batch_size: int = _f(64, "texts per RM forward")
+    device: str = _f("", "device of the reward model (empty = train.device)")
+    seed: int = _f(0, "seed of the RM's initialisation, pre-training order and noise states")
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -275,6 +324,10 @@ class Config:
     hacpo: HACPOConfig = field(default_factory=lambda: HACPOConfig())
     wmss: WMSSConfig = field(default_factory=WMSSConfig)
     sage: SageConfig = field(default_factory=lambda: SageConfig())
+    rm: RMConfig = field(default_factory=RMConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    resources: dict = _f({}, "train.backend=ray: policy or agent name -> {num_cpus, num_gpus} of its actor group "
+                         "(missing names get 1 CPU); the actors are placed in one placement group")
 
 
 @dataclass
