@@ -55,6 +55,7 @@ def test_plain_grpo_logs_no_source_metrics(tmp_path):
 @pytest.mark.parametrize("override, key", [(["sage.rollouts=5"], "sage.rollouts"),
                                            (["sage.width=0"], "sage.width"),
                                            (["sage.sampler=beam"], "sage.sampler"),
+                                           (["engine.kind=vllm"], "sage.rollouts"),
                                            (["sage.rank=best"], "sage.rank"),
                                            (["sage.stop_rule=never"], "sage.stop_rule"),
                                            (['sage.delimiter="\\n\\n"', "sampling.stop=[\"\\n\"]"], "sage.delimiter")])
