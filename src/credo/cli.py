@@ -134,9 +134,16 @@ def _eval_report(cfg, args: argparse.Namespace, model: str, result: dict) -> Non
 
 
 def logits_processors(args: argparse.Namespace, cfg, model, tokenizer) -> list:
-    """Logits processors ``(input_ids, logits) -> logits`` that ``credo generate`` hands to the engine (guided
-    decoding plugs in here); none by default."""
-    return []
+    """Logits processors ``(input_ids, logits) -> logits`` that ``credo generate`` hands to the engine: with ``--arm``
+    the ARM guidance of ``credo.arm`` (one ARM conditioned on ``--pref``, or GenARM's product of several); none
+    otherwise."""
+    if not getattr(args, "arm", None):
+        return []
+    from credo.arm.generate import build_processor
+    from credo.models.device import model_device
+
+    arm = args.arm if len(args.arm) > 1 else args.arm[0]
+    return [build_processor(arm, args.pref, args.alpha, base_tokenizer=tokenizer, device=model_device(model))]
 
 
 def cmd_generate(args: argparse.Namespace) -> dict:
@@ -241,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=1, help="generations per prompt (for sage: r completions)")
     p.add_argument("--model", help="model directory (default: the recipe's model.path)")
     p.add_argument("--out", help="JSONL path (default: <log.output_dir>/generations_<sampler>.jsonl)")
+    p.add_argument("--arm", action="append", help="guided decoding: an ARM directory (credo arm train); repeat for "
+                   "GenARM's product of single-objective ARMs")
+    p.add_argument("--pref", help="preference weights over the ARM's objectives (or one per --arm), e.g. 0.3,0.7")
+    p.add_argument("--alpha", type=float, default=1.0, help="guidance strength α")
     p.set_defaults(fn=cmd_generate)
     p = sub.add_parser("demo", help="SFT warm start + GRPO on the embedded model, with an HTML report")
     p.add_argument("overrides", nargs="*")
