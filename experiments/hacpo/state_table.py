@@ -1,6 +1,6 @@
 """Table from state_hetero.jsonl (+ the probe and calibration files): each arm against `gspo`, paired by seed.
 
-Usage: python experiments/hacpo/state_table.py -> markdown on stdout
+Usage: python experiments/hacpo/state_table.py -> markdown on stdout, state_hetero.png
 """
 
 from __future__ import annotations
@@ -62,6 +62,32 @@ def main() -> None:
 
         print(f"| {arm} ({len(common)}) | " + " | ".join(cells)
               + f" | {diag(runs, common, 'cross_correct_grad_frac')} | {diag(runs, common, 'cross_ratio_mean')} |")
+
+
+
+    plot(by, seeds)
+
+
+def plot(by: dict, seeds: list[int]) -> None:
+    """Paired gain over gspo per arm and agent, mean ± sd over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = [a for a in by if a != "gspo"]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for j, agent in enumerate(AGENTS):
+        d = [[by[a][s]["final"][agent] - by["gspo"][s]["final"][agent] for s in seeds if s in by[a]] for a in arms]
+        ax.bar(np.arange(len(arms)) + 0.4 * j, [np.mean(x) for x in d], 0.4, yerr=[np.std(x) for x in d],
+               label=f"{agent} agent")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xticks(np.arange(len(arms)) + 0.2, arms)
+    ax.set_ylabel("held-out accuracy − gspo")
+    ax.set_title(f"state heterogeneity, {len(seeds)} paired seeds")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(HERE / "state_hetero.png", dpi=110)
 
 
 if __name__ == "__main__":
