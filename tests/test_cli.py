@@ -26,9 +26,12 @@ def test_train_writes_a_run_folder_then_eval_reads_its_policy(tmp_path, capsys):
                  "checkpoints/step_000002/trainer/state.json"):
         assert (run / name).is_file(), name
     capsys.readouterr()
-    assert main(["eval", "grpo", *TINY, "--model", str(run / "policy")]) == 0
+    assert main(["eval", "grpo", *TINY, "--model", str(run / "policy"), "--out", str(tmp_path / "ev")]) == 0
     result = json.loads(capsys.readouterr().out)
     assert 0.0 <= result["eval/accuracy"] <= 1.0 and "eval/pass@2" in result
+    assert json.loads((tmp_path / "ev" / "eval.json").read_text())["eval/pass@2"] == result["eval/pass@2"]
+    page = (tmp_path / "ev" / "report.html").read_text()
+    assert "accuracy, greedy" in page and "pass@2, sampled at T = 1.0" in page
 
 
 def test_sft_command_saves_a_policy(tmp_path):

@@ -41,8 +41,11 @@ def test_shipped_recipes_load():
 
     names = {p.stem for p in RECIPES.glob("*.yaml")}
     assert {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "demo", "unifar"} <= names
+    from credo.arm.config import load_arm_config
+
     for p in RECIPES.glob("*.yaml"):
-        (load_retrieval_config if p.stem == "unifar" else load_config)(p)
+        arm = p.stem in ("uniarm", "parm", "genarm")
+        (load_retrieval_config if p.stem == "unifar" else load_arm_config if arm else load_config)(p)
 
 
 def test_registry_rejects_unknown_and_conflicting_names():

@@ -3,15 +3,19 @@ before any model is built."""
 
 import pytest
 
+from credo.arm.config import ArmConfig
 from credo.config import RECIPES, Config, ConfigError, load_config
 from credo.retrieval.config import RetrievalConfig, load_retrieval_config
 from credo.validate import validate
+
+ARM_RECIPES = {name: ArmConfig for name in ("genarm", "parm", "uniarm")}
 
 
 @pytest.mark.parametrize("recipe", sorted(p.stem for p in RECIPES.glob("*.yaml")))
 def test_every_shipped_recipe_is_valid(recipe):
     path = RECIPES / f"{recipe}.yaml"
-    cfg = load_retrieval_config(path) if recipe == "unifar" else load_config(path)
+    cfg = load_retrieval_config(path) if recipe == "unifar" else load_config(path, schema=ARM_RECIPES.get(recipe,
+                                                                                                     Config))
     assert validate(cfg) is cfg
 
 

@@ -129,6 +129,8 @@ class AlgoConfig:
     overlong_buffer: int = _f(4, "soft overlong penalty ramps over the last this-many tokens before max_new_tokens")
     scheduler: str = _f("", "rollout scheduler choosing which rollouts train (registry credo.selection.SCHEDULERS): "
                         "cbs | random | max_abs_adv; empty = every rollout; settings in the cbs section")
+    tis_cap: float = _f(0.0, "truncated importance sampling: weight each token's loss by min(pi_old / pi_engine, "
+                        "tis_cap), correcting the gap between the trainer's and the engine's log-probs (0 = off)")
 
 
 @dataclass
@@ -164,6 +166,20 @@ class TrainConfig:
     mixed_precision: str = _f("no", "no | bf16 | fp16: autocast of forward passes; weights and optimizer state stay "
                               "in model.dtype (fp16 adds a gradient scaler)")
     gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (less memory, more time)")
+    backend: str = _f("single", "single (one process) | ddp (data-parallel ranks under torchrun: gradients and loss "
+                      "counts all-reduced) | ray (one Ray actor group per trainable policy, placed by `resources`)")
+
+
+@dataclass
+class EngineConfig:
+    """Generation engine (registry ``credo.engines.ENGINES``)."""
+
+    kind: str = _f("hf", "hf (the trainer's own model, KV-cache sampling) | vllm (needs the vllm extra and a GPU)")
+    mode: str = _f("colocate", "vllm: colocate (engine in the trainer's process, asleep during updates) | server "
+                   "(a `vllm serve` at engine.url, weights pushed after each update)")
+    url: str = _f("", "vllm server mode: base URL of the server, e.g. http://localhost:8000")
+    gpu_memory_utilization: float = _f(0.3, "vllm: share of GPU memory the engine may take")
+    prefix_caching: bool = _f(True, "vllm: reuse the KV cache of a prompt across its n samples")
 
 
 @dataclass
@@ -285,6 +301,39 @@ class MultiConfig:
 
 
 @dataclass
+class RMConfig:
+    """A learned reward model as the RL reward (RLHF mode; see credo.rm): Bradley-Terry RM, optionally R2M."""
+
+    enabled: bool = _f(False, "score rollouts with a reward model instead of the reward functions (they are still "
+                       "computed and logged; the task verifier stays in rewards['score'] as the gold measure)")
+    model: dict = _f({}, "model keys overriding the top-level `model` section for the RM trunk (path, init_seed, "
+                     "hidden_size, lora, ...)")
+    fusion: str = _f("none", "R2M states the cross-attention reads: none (vanilla RM) | policy (the policy's "
+                     "last-layer states) | noise (Gaussian states of the same shape) | self (the RM"
+                     "'s own last-layer states)")
+    d: int = _f(64, "R2M cross-attention width d")
+    omega_floor: float = _f(0.6, "R2M: omega(t) = max(cos(pi t / T) / 2 + 1/2, omega_floor)")
+    update: str = _f("none", "per-step RM update after each policy step: none | grebt")
+    update_fusion: bool = _f(True, "grebt: update the cross-attention as well as the head (False: head only)")
+    alpha: float = _f(0.3, "grebt: loss = (1 - alpha) * BT + alpha * group reward entropy")
+    std_eps: float = _f(1e-6, "grebt: groups whose reward std is below this contribute no entropy term")
+    lr: float = _f(1e-4, "grebt: AdamW learning rate of the RM update")
+    grad_clip: float = _f(1.0, "grebt: gradient-norm clip (0 = off)")
+    refresh: bool = _f(True, "grebt: recompute the policy states with the updated policy before the RM update")
+    pairs: str = _f("", "Bradley-Terry pre-training pairs: a JSONL file (prompt, chosen, rejected[, source]) or 'task' "
+                    "(gold answer vs another row's answer, from the task's training rows)")
+    pretrain_steps: int = _f(0, "Bradley-Terry pre-training steps on rm.pairs before RL (0 = none)")
+    pretrain_lr: float = _f(1e-3, "Bradley-Terry pre-training learning rate")
+    pretrain_batch: int = _f(64, "pairs per Bradley-Terry pre-training step")
+    train_trunk: bool = _f(False, "Bradley-Terry pre-training also trains the trunk (its LoRA adapter with "
+                           "rm.model.lora.r > 0); during RL the trunk is always frozen")
+    load: str = _f("", "a reward model saved by credo.rm.save_reward_model (head, fusion, trained trunk weights)")
+    batch_size: int = _f(64, "texts per RM forward")
+    device: str = _f("", "device of the reward model (empty = train.device)")
+    seed: int = _f(0, "seed of the RM's initialisation, pre-training order and noise states")
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -299,6 +348,11 @@ class Config:
     hacpo: HACPOConfig = field(default_factory=lambda: HACPOConfig())
     wmss: WMSSConfig = field(default_factory=WMSSConfig)
     cbs: CBSConfig = field(default_factory=CBSConfig)
+    sage: SageConfig = field(default_factory=lambda: SageConfig())
+    rm: RMConfig = field(default_factory=RMConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    resources: dict = _f({}, "train.backend=ray: policy or agent name -> {num_cpus, num_gpus} of its actor group "
+                         "(missing names get 1 CPU); the actors are placed in one placement group")
 
 
 @dataclass
@@ -320,6 +374,31 @@ class HACPOConfig:
     omega_min: float = _f(0.1, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
     omega_max: float = _f(10.0, "omega(k, j) = P_k / P_j clipped to [omega_min, omega_max]")
     warmup: int = _f(0, "omega is 1 while at most this many steps were recorded (the tracker still records them)")
+
+
+@dataclass
+class SageConfig:
+    """SAGE step-wise confident-stop sampling (``credo generate --sampler sage``) and SAGE-RL (``sage.rollouts > 0``:
+    that many of the sampling.n group members per prompt come from SAGE(width, rollouts))."""
+
+    rollouts: int = _f(0, "SAGE-RL: r of the sampling.n group members per prompt sampled by SAGE(width, r), the rest "
+                       "by ordinary sampling (0 = off)")
+    sampler: str = _f("sage", "SAGE-RL: sampler (registry credo.engines.samplers.SAMPLERS) of the r members; other "
+                      "names give controls such as injecting the shortest of several samples")
+    width: int = _f(2, "beam width m: chains kept per prompt; each is expanded by 2m sampled next steps")
+    tolerance: int = _f(2, "h: an end-of-thinking candidate is accepted only within the top h by the ranking score "
+                        "(TR = h / 2m)")
+    max_steps: int = _f(14, "T_max: beam rounds (steps) before the best chains are forced to stop thinking")
+    step_tokens: int = _f(0, "token cap of one step (0 = up to sampling.max_new_tokens)")
+    delimiter: str = _f("\n\n", "a step ends after this string (or at end-of-thinking, EOS, a stop string)")
+    end_think: str = _f("</think>", "end-of-thinking string; after it the answer is decoded greedily (empty = "
+                        "no thinking phase: a chain ends at EOS or a sampling.stop string)")
+    rank: str = _f("chain", "ranking score: chain (Phi: mean log-prob of the whole chain) | token (phi: log-prob of "
+                   "the step's last token; the ablation)")
+    stop_rule: str = _f("rank", "confident stop: rank (accept a completed candidate within the top tolerance) | "
+                        "topk (also stop a chain whose delimiter was sampled where end_think's first token was among "
+                        "the top stop_top_k next tokens)")
+    stop_top_k: int = _f(1, "topk stop rule: k")
 
 
 def all_keys(cls: type = Config, prefix: str = "") -> dict[str, dataclasses.Field]:

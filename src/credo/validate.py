@@ -85,6 +85,11 @@ def validate(cfg: Any) -> Any:
     if isinstance(cfg, RetrievalConfig):
         _validate_retrieval(cfg)
         return cfg
+    from credo.arm.config import ArmConfig
+
+    if isinstance(cfg, ArmConfig):
+        _validate_arm(cfg)
+        return cfg
     raise TypeError(f"validate: expected a Config or RetrievalConfig, got {type(cfg).__name__}")
 
 
@@ -180,7 +185,10 @@ def _validate_rl(cfg: Config) -> None:
     c.check("train.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)")
     c.ge("train.grad_clip", 0)
     c.ge("train.threads", 0)
-    c.device("train.device")
+    if cfg.train.backend == "ray":  # the device is the actors' (on cluster nodes), not this driver's
+        c.check("train.device", lambda v: bool(DEVICE.match(v)), "auto | cpu | cuda | cuda:N | mps")
+    else:
+        c.device("train.device")
     c.choice("train.mixed_precision", PRECISION)
     c.ge("eval.every", 0)
     c.ge("eval.size", 0)
@@ -197,6 +205,63 @@ def _validate_rl(cfg: Config) -> None:
     _validate_multi(cfg, c)
     _validate_wmss(cfg, c)
     _validate_cbs(cfg, c)
+    _validate_sage(cfg, c)
+    _validate_rm(cfg, c)
+    _validate_scale(cfg, c)
+
+
+def _validate_rm(cfg: Config, c: _Checker) -> None:
+    from credo.rm.reward import FUSIONS, UPDATES
+
+    r = cfg.rm
+    c.check("rm.model", lambda v: isinstance(v, dict), "a mapping of model keys")
+    validate_model(replace_from(cfg.model, r.model, "rm.model"), "rm.model.")
+    c.choice("rm.fusion", FUSIONS)
+    c.choice("rm.update", UPDATES)
+    c.ge("rm.d", 1)
+    c.within("rm.omega_floor", 0, 1)
+    c.within("rm.alpha", 0, 1)
+    c.gt("rm.std_eps", 0)
+    c.gt("rm.lr", 0)
+    c.ge("rm.grad_clip", 0)
+    c.ge("rm.pretrain_steps", 0)
+    c.gt("rm.pretrain_lr", 0)
+    c.ge("rm.pretrain_batch", 1)
+    c.ge("rm.batch_size", 1)
+    c.device("rm.device", empty_ok=True)
+    if not r.enabled:
+        return
+    c.check("rm.pairs", lambda v: r.pretrain_steps == 0 or (isinstance(v, str) and v != ""),
+            "a pairs JSONL file is needed when rm.pretrain_steps > 0")
+    c.check("multi.workflow", lambda v: v == "", "rm.enabled works with single-policy training only")
+
+
+
+def _validate_scale(cfg: Config, c: _Checker) -> None:
+    from credo.distributed import BACKENDS, RESOURCE_KEYS
+    from credo.engines import ENGINE_MODES, ENGINES
+
+    c.ge("algo.tis_cap", 0)
+    c.choice("train.backend", BACKENDS)
+    c.choice("engine.kind", ENGINES.names())
+    c.choice("engine.mode", ENGINE_MODES)
+    c.within("engine.gpu_memory_utilization", 0, 1, lo_open=True)
+    if cfg.engine.kind != "hf":
+        c.check("train.backend", lambda v: v == "single", f"engine.kind={cfg.engine.kind} runs in one process "
+                "(the hf engine serves ddp and ray)")
+        c.check("engine.kind", lambda v: not cfg.multi.workflow, "hf: multi-agent workflows sample with the hf "
+                "engine (other engines serve single-policy runs)")
+    if cfg.engine.kind == "vllm" and cfg.engine.mode == "server":
+        c.check("engine.url", lambda v: v.startswith(("http://", "https://")), "http(s)://host:port of a vllm server")
+    names = {"policy"} | {a.get("name") for a in cfg.multi.agents if isinstance(a, dict)}
+    c.check("resources", lambda v: isinstance(v, dict) and all(
+        k in names and isinstance(r, dict) and set(r) <= set(RESOURCE_KEYS)
+        and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in r.values())
+        for k, r in v.items()), f"a mapping of {sorted(names)} to {{num_cpus, num_gpus}} (numbers >= 0)")
+    if cfg.multi.workflow:
+        c.check("train.backend", lambda v: v == "single" or (v == "ray" and cfg.multi.workflow != "hacpo"),
+                "multi-agent workflows run with backend single or ray (ddp and HACPO are single-policy or "
+                "single-process)")
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:
@@ -232,6 +297,25 @@ def _validate_cbs(cfg: Config, c: _Checker) -> None:
         c.ge(k, 1)
     c.gt("cbs.lr", 0)
     c.gt("cbs.ucb_lambda", 0)
+
+
+def _validate_sage(cfg: Config, c: _Checker) -> None:
+    from credo.engines.sage import RANKS, STOP_RULES, check_stops
+    from credo.engines.samplers import SAMPLERS
+
+    c.within("sage.rollouts", 0, cfg.sampling.n)
+    c.check("sage.rollouts", lambda v: v == 0 or cfg.engine.kind == "hf",
+            f"SAGE-RL searches on the trainer's own model: needs engine.kind=hf, got {cfg.engine.kind}")
+    c.choice("sage.sampler", SAMPLERS.names())
+    for k in ("sage.width", "sage.tolerance", "sage.max_steps", "sage.stop_top_k"):
+        c.ge(k, 1)
+    c.ge("sage.step_tokens", 0)
+    c.check("sage.delimiter", lambda v: isinstance(v, str) and v != "", "a non-empty string")
+    c.check("sage.end_think", lambda v: isinstance(v, str), "a string (empty = no thinking phase)")
+    c.choice("sage.rank", RANKS)
+    c.choice("sage.stop_rule", STOP_RULES)
+    if cfg.sage.rollouts > 0:
+        check_stops(cfg.sage, cfg.sampling)
 
 
 def _validate_multi(cfg: Config, c: _Checker) -> None:
@@ -279,16 +363,18 @@ def _validate_retrieval(cfg: Any) -> None:
     c.choice("model.gate", ("adaptive", "fixed"))
     c.within("model.fixed_gate", 0, 1)
     c.gt("model.tau", 0)
-    c.check("data.qd", lambda v: v in ("synthetic", "pubmedqa", "none") or (v.startswith("beir:") and len(v) > 5),
-            "synthetic | pubmedqa | beir:DIR | none")
-    c.check("data.dd", lambda v: v in ("synthetic", "foldoc", "none") or (v.startswith("beir:") and len(v) > 5),
-            "synthetic | foldoc | beir:DIR | none")
+    c.check("data.qd", lambda v: v in ("synthetic", "synthetic_cued", "pubmedqa", "none")
+            or (v.startswith("beir:") and len(v) > 5), "synthetic | synthetic_cued | pubmedqa | beir:DIR | none")
+    c.check("data.dd", lambda v: v in ("synthetic", "synthetic_cued", "foldoc", "none")
+            or (v.startswith("beir:") and len(v) > 5), "synthetic | synthetic_cued | foldoc | beir:DIR | none")
     c.within("data.test_fraction", 0, 1, lo_open=True, hi_open=True)
     c.within("data.pubmedqa_size", 1, 1000)
     for k in ("data.foldoc_max_docs", "data.foldoc_min_links", "data.foldoc_colinks"):
         c.ge(k, 0)
     for k in ("data.synthetic_docs", "data.synthetic_topics", "data.synthetic_questions"):
         c.ge(k, 1)
+    if "synthetic_cued" in (cfg.data.qd, cfg.data.dd):  # three distinct topics per paper
+        c.ge("data.synthetic_topics", 3)
     c.ge("train.steps", 0)
     c.ge("train.batch_qd", 1)
     c.ge("train.batch_dd", 1)
@@ -304,3 +390,54 @@ def _validate_retrieval(cfg: Any) -> None:
     c.check("log.output_dir", lambda v: isinstance(v, str) and v.strip() != "", "a folder path")
     c.ge("log.save_every", 0)
     c.ge("log.keep_last", 0)
+
+
+def _validate_arm(cfg: Any) -> None:
+    from credo.arm.config import ADAPTERS
+
+    validate_model(cfg.model)
+    c = _Checker(cfg)
+    c.choice("adapter.kind", ADAPTERS)
+    c.check("adapter.target_modules", lambda v: bool(v) and all(isinstance(x, str) and x for x in v),
+            "a non-empty list of module names")
+    for k in ("adapter.r", "adapter.r1", "adapter.r2"):
+        c.ge(k, 1)
+    c.gt("adapter.alpha", 0)
+    c.within("adapter.dropout", 0, 1, hi_open=True)
+    c.choice("adapter.modulation", ("shared", "layer"))
+    c.choice("adapter.conditioning", ("embedding", "onehot"))
+    c.check("data.source", lambda v: isinstance(v, str) and v.strip() != "", "synthetic or a JSONL file of pairs")
+    c.check("data.objectives", lambda v: bool(v) and all(isinstance(x, str) and x for x in v) and len(set(v)) == len(v),
+            "a non-empty list of distinct objective names")
+    c.check("data.descriptions", lambda v: len(v) == len(cfg.data.objectives) and all(isinstance(x, str) and x
+                                                                                       for x in v),
+            f"one non-empty text per objective ({len(cfg.data.objectives)})")
+    if cfg.adapter.kind == "lora":
+        c.check("data.objective", lambda v: v in cfg.data.objectives,
+                f"adapter.kind=lora trains one objective: one of {list(cfg.data.objectives)}")
+    else:
+        c.check("data.objective", lambda v: v == "", "only for adapter.kind=lora (leave empty)")
+    if cfg.data.source == "synthetic":
+        c.check("data.objectives", lambda v: list(v) == ["help", "harmless"], "synthetic: [help, harmless]")
+    for k in ("data.size", "data.length"):
+        c.ge(k, 1)
+    c.ge("data.eval_size", 0)
+    c.gt("data.label_temperature", 0)
+    c.ge("train.steps", 0)
+    c.ge("train.batch_size", 1)
+    c.gt("train.lr", 0)
+    c.gt("train.beta", 0)
+    c.gt("train.dirichlet", 0)
+    for k in ("train.weight_decay", "train.warmup", "train.lam_reg", "train.grad_clip", "train.threads",
+              "train.save_every", "train.keep_last"):
+        c.ge(k, 0)
+    c.device("train.device")
+    c.ge("decode.alpha", 0)
+    c.ge("decode.max_new_tokens", 1)
+    c.gt("decode.temperature", 0)
+    c.check("eval.grid", lambda v: v == 0 or v >= 2, "0 (off) or >= 2 grid points")
+    if cfg.eval.grid:
+        c.check("data.source", lambda v: v == "synthetic", "eval.grid needs exact objectives: data.source=synthetic "
+                "(or set eval.grid=0)")
+    for k in ("eval.prompts", "eval.samples"):
+        c.ge(k, 1)

@@ -44,6 +44,7 @@ def test_exponential_is_value_and_gradient_match_the_derivation(alpha):
     expect = -w[0] * adv[0] * s[0] ** (1 + alpha) / 3
     assert lp.grad[0, :3].tolist() == pytest.approx([float(expect)] * 3, rel=1e-5)
     assert torch.all(lp.grad[1:] == 0) and torch.all(lp.grad[0, 3:] == 0)
+    assert info["live"].tolist() == [True, False, False]
 
 
 def test_self_rows_are_gspo_and_naive_cross_is_symmetric():
@@ -61,3 +62,17 @@ def test_self_rows_are_gspo_and_naive_cross_is_symmetric():
     assert loss.tolist() == pytest.approx(expect, rel=1e-5)
     assert info["low"].tolist() == [False, True, False] and info["high"].tolist() == [False, False, True]
     assert math.isfinite(float(loss.detach().sum()))
+
+
+def test_live_marks_exactly_the_cross_rows_with_a_gradient():
+    """``live`` (used for the share of correct cross samples that move the learner) agrees with autograd: for Naive
+    a ratio outside [0.8, 1.2] still has a gradient when PPO's min keeps the unclipped side; A = 0 has none."""
+    log_s = torch.tensor([-0.3, 0.3, 0.0])
+    adv = torch.tensor([1.0, -1.0, 0.0])
+    for naive_eps, expect in ((0.2, [True, True, False]), (None, [False, False, False])):
+        lp, mask, old = _rows(log_s)
+        loss, info = hacpo_loss(lp, mask, old, adv, torch.ones(3, dtype=torch.bool), torch.ones(3), 0.8, ALGO,
+                                naive_eps=naive_eps)
+        loss.sum().backward()
+        has_grad = (torch.nan_to_num(lp.grad).abs().sum(-1) > 0).tolist()
+        assert info["live"].tolist() == expect == has_grad

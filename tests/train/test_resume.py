@@ -37,3 +37,13 @@ def test_a_failed_write_leaves_the_previous_directory(tmp_path):
     assert (final / "a.txt").read_text() == "old"
     write_dir_atomically(final, lambda d: (d / "b.txt").write_text("new"))
     assert sorted(p.name for p in final.iterdir()) == ["b.txt"]
+
+
+def test_resuming_a_finished_run_returns_its_last_evaluation(tmp_path):
+    """Nothing is left to train: no new rows, and the result is the final eval (it used to be {})."""
+    cfg = load_config(None, SMALL + ["train.steps=2", f"log.output_dir={tmp_path}"])
+    first = RLTrainer(cfg).run()
+    rows = read_metrics(tmp_path / "metrics.jsonl")
+    again = RLTrainer(cfg, resume=True).run()
+    assert again and again == first
+    assert read_metrics(tmp_path / "metrics.jsonl") == rows

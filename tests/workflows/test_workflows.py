@@ -1,10 +1,12 @@
 """Workflows with scripted agents: what text each agent sees, and how each turn is paid."""
 
+import numpy as np
 import pytest
 import torch
 
 from credo.agents import Agent, TemplateError
 from credo.config import AgentConfig, Config
+from credo.rewards.noise import RewardNoise
 from credo.tasks.base import Verdict
 from credo.trajectory import Trajectory
 from credo.workflows import WORKFLOWS, states_answer
@@ -75,6 +77,49 @@ def test_think_reason_passes_plan_text_and_pays_counterfactual_credit():
     assert all(e.turns[0].rewards["delta"] == e.score - e.turns[0].rewards["solo"] for e in eps)
 
 
+class FixedNoise:
+    """Stands in for RewardNoise: hands out the given values in order."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def sample(self, n):
+        out, self.values = self.values[:n], self.values[n:]
+        assert len(out) == n
+        return np.array(out)
+
+    summary = staticmethod(RewardNoise.summary)
+
+
+def test_think_reason_noise_contaminates_joint_and_solo_scores_before_credit():
+    """The Thinker is paid the difference of the *noisy* scores; rates stay those of the true scores."""
+    thinker = Scripted("t", lambda text, k: f"plan{k}\n")
+    solver = Scripted("s", lambda text, k: ("7" if "q7" in text else "3") if "plan0" in text
+                      else ("7" if ("q7" in text and k == 0 and "Plan" not in text) else "x"))
+    wf = make("think_reason", [thinker, solver], credit="shapley_half")
+    eps = wf.rollout(ROWS, [10, 11], n=2)               # joint [1, 0, 1, 0]; solo q7 [1, 0], q3 [0, 0]
+    wf.contaminate(eps, FixedNoise([0.1, 0.2, 0.3, 0.4, 1.0, 2.0, 3.0, 4.0]))  # joint noise, then solo per prompt
+    m = wf.credit(eps)
+    # noisy joint [1.1, 0.2, 1.3, 0.4]; noisy paired solo [2, 2, 3, 4]; halves of Δ and of the joint score
+    assert [e.turns[0].reward for e in eps] == pytest.approx([-0.45, -0.9, -0.85, -1.8])
+    assert [e.turns[1].reward for e in eps] == pytest.approx([0.55, 0.1, 0.65, 0.2])
+    assert m["ccpo/help_rate"] == 0.25 and m["ccpo/hurt_rate"] == 0.0
+    assert [e.turns[0].rewards["score"] for e in eps] == [1, 0, 1, 0]
+
+
+def test_voting_noise_contaminates_each_answers_score_before_the_tally():
+    answers = {"a": "7", "b": "7", "c": "5"}
+    voters = [Scripted(n, lambda text, k, n=n: answers[n]) for n in "abc"]
+    wf = make("voting", voters, credit="joint_plus", lam=0.5, tie_rule="none")
+    eps = wf.rollout(ROWS[:1], [0], n=1)
+    wf.contaminate(eps, FixedNoise([2.0, -0.5]))        # sorted answers "5", "7": R("5") = 2.0, R("7") = 0.5
+    m = wf.credit(eps)
+    # team answer "7" scores 0.5; without a or b the 7-5 tie gives no answer (0); without c it is still 0.5
+    assert [t.reward for t in eps[0].turns] == pytest.approx([0.5 + 0.25, 0.5 + 0.25, 0.5])
+    assert [t.rewards["credit"] for t in eps[0].turns] == [1.0, 1.0, 0.0]
+    assert m["vote/team_accuracy"] == 1.0 and m["vote/c/pivotal_rate"] == 0.0
+
+
 def test_thinker_stating_the_answer_is_penalised():
     thinker = Scripted("t", lambda text, k: "it is 7" if "q7" in text else "add them")
     solver = Scripted("s", lambda text, k: "7" if "q7" in text else "3")
@@ -98,8 +143,9 @@ def test_voting_pays_each_voter_its_counterfactual_credit():
     voters = [Scripted(n, lambda text, k, n=n: answers[n]) for n in "abc"]
     wf = make("voting", voters, credit="joint_plus", lam=0.5, tie_rule="none")
     eps = wf.rollout(ROWS[:1], [0], n=1)
-    assert eps[0].score == 1.0 and eps[0].info["credit"] == [1.0, 1.0, 0.0]
+    assert eps[0].score == 1.0
     m = wf.credit(eps)
+    assert [t.rewards["credit"] for t in eps[0].turns] == [1.0, 1.0, 0.0]
     assert [t.reward for t in eps[0].turns] == [1.5, 1.5, 1.0]
     assert m["vote/team_accuracy"] == 1.0 and m["vote/c/accuracy"] == 0.0 and m["vote/c/pivotal_rate"] == 0.0
     ev = wf.evaluate(ROWS, batch_size=8)

@@ -124,17 +124,24 @@ def dyad_rewards(joint: torch.Tensor, solo: torch.Tensor, group_ids: torch.Tenso
     else:
         r1, r2 = joint.clone(), joint.clone()
     mu_d, sd_d = hist.stats("delta")
-    metrics = {"ccpo/help_rate": float((delta > 0).double().mean()),
-               "ccpo/hurt_rate": float((delta < 0).double().mean()),
-               "ccpo/same_rate": float((delta == 0).double().mean()),
-               "ccpo/joint_accuracy": float((joint >= 1).double().mean()),
-               "ccpo/solo_accuracy": float((solo >= 1).double().mean()),
-               "ccpo/delta_mean": float(delta.mean())}
+    metrics = dyad_metrics(joint, solo)
     if mode == "v1":
         metrics |= {"ccpo/ema_delta_mean": mu_d, "ccpo/ema_delta_std": sd_d}
         if not math.isnan(gate):
             metrics["ccpo/gate"] = gate
     return r1, r2, metrics
+
+
+def dyad_metrics(joint: torch.Tensor, solo: torch.Tensor) -> dict[str, float]:
+    """Help / hurt / same rates, joint and solo accuracy and the mean Δ of [N] paired verifier scores."""
+    joint, solo = joint.double(), solo.double()
+    delta = joint - solo
+    return {"ccpo/help_rate": float((delta > 0).double().mean()),
+            "ccpo/hurt_rate": float((delta < 0).double().mean()),
+            "ccpo/same_rate": float((delta == 0).double().mean()),
+            "ccpo/joint_accuracy": float((joint >= 1).double().mean()),
+            "ccpo/solo_accuracy": float((solo >= 1).double().mean()),
+            "ccpo/delta_mean": float(delta.mean())}
 
 
 def majority(votes: list[str], tie_rule: str = "random", rng: random.Random | None = None) -> str | None:

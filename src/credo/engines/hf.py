@@ -34,17 +34,24 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
 @ENGINES.register("hf")
 class HFEngine:
     """Generation on the model's own device. ``mixed_precision`` (no | bf16 | fp16) autocasts the forwards;
-    ``adapter`` names the LoRA adapter activated before generating (agents sharing one base model)."""
+    ``adapter`` names the LoRA adapter activated before generating (agents sharing one base model).
+    ``logits_processors``: callables ``(input_ids [B, L], logits [B, V]) -> logits`` applied in order to each step's
+    next-token logits before temperature and filtering (e.g. ARM guidance, ``credo.arm.build_processor``);
+    ``input_ids`` are the left-padded prompts plus the tokens generated so far, of the rows still running."""
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, mixed_precision: str = "no",
-                 adapter: str | None = None):
+                 adapter: str | None = None, logits_processors: list | None = None, config=None):
         self.model, self.tok = model, tokenizer
+        self.logits_processors = list(logits_processors or [])
         self.mixed_precision, self.adapter = mixed_precision, adapter
         self.pad_id = tokenizer.pad_token_id
         eos = model.generation_config.eos_token_id if model.generation_config else None
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = sorted(set(eos if isinstance(eos, list) else [eos]))
         self._piece: dict[int, str] = {}
+
+    def sync_weights(self, version: int) -> None:
+        """Nothing to do: the engine samples from the trainer's own model."""
 
     def _text(self, token: int) -> str:
         s = self._piece.get(token)
@@ -82,7 +89,10 @@ class HFEngine:
         stops = [s for s in sampling.stop if s]
         longest = max(map(len, stops), default=0)
         temp = max(sampling.temperature, 1e-5)
+        seq = ids[rep] if self.logits_processors else None  # prompts + generated tokens of the live rows
         for step in range(sampling.max_new_tokens):
+            for proc in self.logits_processors:
+                logits = proc(seq, logits)
             scaled = logits.float() / temp
             logp = torch.log_softmax(scaled, dim=-1)
             if greedy:
@@ -111,9 +121,12 @@ class HFEngine:
             keep = (~done).nonzero().squeeze(-1)
             if keep.numel() == 0:
                 break
+            if seq is not None:
+                seq = torch.cat([seq, tok.unsqueeze(-1)], dim=1)
             if keep.numel() < active.numel():
                 cache.batch_select_indices(keep)
                 active, tok, mask, pos = active[keep], tok[keep], mask[keep], pos[keep]
+                seq = seq[keep] if seq is not None else None
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             out = self.model(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=pos,
                              cache=cache, use_cache=True)

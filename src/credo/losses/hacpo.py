@@ -35,8 +35,10 @@ def hacpo_loss(logprobs: torch.Tensor, mask: torch.Tensor, old_mean: torch.Tenso
 
     logprobs [B, T] (learner, with grad), mask [B, T] (1 = valid), old_mean [B], advantages [B], cross [B] bool,
     weight [B] (used on cross rows), lower: the cross lower bound; ``naive_eps`` set = the Naive cross loss.
-    -> (loss [B] (0 for rows without valid tokens), {"ratio": s [B], "low": [B] bool, "high": [B] bool}) where low
-    / high mark rows whose ratio was clipped at the lower / upper bound (self: only where the clip binds, as PPO).
+    -> (loss [B] (0 for rows without valid tokens), {"ratio": s [B], "low": [B] bool, "high": [B] bool, "live": [B]
+    bool}) where low / high mark rows whose ratio was clipped at the lower / upper bound (self: only where the clip
+    binds, as PPO) and ``live`` marks cross rows whose loss has a non-zero gradient (inside the clip range, or on the
+    side PPO's min keeps for Naive; non-zero advantage and weight).
     """
     lp = masked_where(mask, logprobs)
     seq = seq_mean(lp, mask) - old_mean.to(lp.dtype)
@@ -47,12 +49,16 @@ def hacpo_loss(logprobs: torch.Tensor, mask: torch.Tensor, old_mean: torch.Tenso
         c = s.clamp(lower, 1.0)
         cross_loss = -c * c.detach().pow(alpha) * weight.to(lp.dtype) * adv
         c_low, c_high = s < lower, s > 1.0
+        live = ~c_low & ~c_high & (weight != 0)
     else:
         sym = AlgoConfig(eps_low=naive_eps, eps_high=naive_eps)
         cross_loss, _, _, _ = ppo_clip_surrogate(s, adv, sym)
         c_low, c_high = s < 1.0 - naive_eps, s > 1.0 + naive_eps
+        live = ~((adv > 0) & c_high) & ~((adv < 0) & c_low)   # PPO's min drops only the side that binds
     loss = torch.where(cross, cross_loss, self_loss)
     valid = (mask > 0).any(-1)
     loss = torch.where(valid, loss, torch.zeros_like(loss))
-    info = {"ratio": s.detach(), "low": torch.where(cross, c_low, s_low), "high": torch.where(cross, c_high, s_high)}
+    live = live & (adv != 0) & valid
+    info = {"ratio": s.detach(), "low": torch.where(cross, c_low, s_low), "high": torch.where(cross, c_high, s_high),
+            "live": live}
     return loss, info

@@ -14,7 +14,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beir", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/*.tsv)")
     g.add_argument(
         "--source",
-        choices=["synthetic", "pubmedqa", "foldoc"],
+        choices=["synthetic", "synthetic_cued", "pubmedqa", "foldoc"],
         help="built-in data set (defaults of the data.* config keys, overridable with --set)",
     )
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="data.* overrides, e.g. data.seed=1")

@@ -28,8 +28,8 @@ class RetrievalModelConfig:
 
 @dataclass
 class RetrievalDataConfig:
-    qd: str = _f("synthetic", "q-doc training/eval source: synthetic | pubmedqa | beir:DIR | none")
-    dd: str = _f("synthetic", "doc-doc training/eval source: synthetic | foldoc | beir:DIR | none")
+    qd: str = _f("synthetic", "q-doc training/eval source: synthetic | synthetic_cued | pubmedqa | beir:DIR | none")
+    dd: str = _f("synthetic", "doc-doc training/eval source: synthetic | synthetic_cued | foldoc | beir:DIR | none")
     seed: int = _f(0, "seed of generators and train/test splits")
     test_fraction: float = _f(0.2, "share of questions (pubmedqa) or query documents (foldoc) held out")
     pubmedqa_size: int = _f(1000, "PubMedQA question→abstract pairs used (<= 1000)")
@@ -42,7 +42,7 @@ class RetrievalDataConfig:
         "2 lowered held-out link MAP by 0.007-0.022 in every arm and seed measured (experiments/unifar)",
     )
     synthetic_docs: int = _f(600, "synthetic papers")
-    synthetic_topics: int = _f(12, "topics per facet in the synthetic generator")
+    synthetic_topics: int = _f(12, "topics per facet in the synthetic generator (synthetic_cued: one shared pool)")
     synthetic_questions: int = _f(600, "synthetic questions (a share of them mix two facets)")
 
 
@@ -78,6 +78,7 @@ class RetrievalLogConfig:
     progress: bool = _f(True, "show progress bars")
     save_every: int = _f(0, "write checkpoints/step_N/ every this-many steps, for --resume (0 = only the final one)")
     keep_last: int = _f(2, "checkpoints/step_N/ kept on disk")
+    report: bool = _f(True, "write report.html (losses, metrics per evaluation, gate and facet statistics) at the end")
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Evaluate a UniFAR model (or BM25) on a ``RetrievalSet`` split, grouped by query type.
 
-Groups: ``question`` (q-doc), ``doc`` (unconditioned doc-doc), ``facet:<name>`` (facet-conditioned doc-doc).
+Groups: ``question`` (q-doc; ``question:<type>`` when questions carry ``meta["qtype"]``), ``doc`` (unconditioned
+doc-doc), ``facet:<name>`` (facet-conditioned doc-doc).
 Document queries never retrieve themselves.
 """
 
@@ -19,7 +20,10 @@ def query_groups(data: RetrievalSet, split: str) -> dict[str, list[str]]:
         if not any(g > 0 for g in rel.values()):
             continue
         q = data.queries[qid]
-        key = "question" if q.query_doc is None else (f"facet:{q.meta['facet']}" if q.meta.get("facet") else "doc")
+        if q.query_doc is None:
+            key = f"question:{q.meta['qtype']}" if q.meta.get("qtype") else "question"
+        else:
+            key = f"facet:{q.meta['facet']}" if q.meta.get("facet") else "doc"
         groups.setdefault(key, []).append(qid)
     return groups
 

@@ -201,14 +201,15 @@ class UniFAR(nn.Module):
         """[ĝ, f̂_1, .., f̂_K] (B, (K+1)·D)."""
         return torch.cat([F.normalize(d["g"], dim=-1).unsqueeze(1), F.normalize(d["f"], dim=-1)], 1).flatten(1)
 
-    def _blocks(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def split_vectors(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``doc_vectors`` (N, (K+1)·D) → global ĝ (N, D), facets f̂ (N, K, D)."""
         v = vectors.view(-1, self.k + 1, self.dim)
         return v[:, 0], v[:, 1:]
 
     def qd_scores(self, q: dict[str, torch.Tensor], docs: torch.Tensor) -> torch.Tensor:
         """Questions (``encode_questions``) × documents (``doc_vectors``, N×(K+1)D) → (B, N) gated q-doc scores."""
         e = F.normalize(q["e"], dim=-1)
-        g, f = self._blocks(docs.to(device=e.device, dtype=e.dtype))
+        g, f = self.split_vectors(docs.to(device=e.device, dtype=e.dtype))
         beta = self.gate_value(e, g, 0)
         return beta * (e @ g.T) + (1 - beta) * torch.einsum("bd,nkd,bk->bn", e, f, q["p"])
 
@@ -223,8 +224,8 @@ class UniFAR(nn.Module):
     def dd_scores(self, qdocs: torch.Tensor, facets: list[int | None], docs: torch.Tensor) -> torch.Tensor:
         """Query documents (B×(K+1)D) × documents (N×(K+1)D) → (B, N): facet k → cos(f_k, f'_k); None → the gated
         mix β cos(g, g') + (1-β)/K Σ_k cos(f_k, f'_k)."""
-        qg, qf = self._blocks(qdocs)
-        g, f = self._blocks(docs.to(device=qdocs.device, dtype=qdocs.dtype))
+        qg, qf = self.split_vectors(qdocs)
+        g, f = self.split_vectors(docs.to(device=qdocs.device, dtype=qdocs.dtype))
         beta = self.gate_value(qg, g, 1)
         mixed = beta * (qg @ g.T) + (1 - beta) * torch.einsum("bkd,nkd->bn", qf, f) / self.k
         facet = torch.einsum("bkd,nkd->bkn", qf, f)  # (B, K, N)

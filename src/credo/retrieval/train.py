@@ -10,6 +10,7 @@ Ablations: ``model.anchors=false`` · ``model.gate=fixed`` · ``train.w_qd=0`` �
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
     from credo.retrieval.foldoc import load_foldoc
     from credo.retrieval.pubmedqa import load_pubmedqa
     from credo.retrieval.synthetic import make_synthetic
+    from credo.retrieval.synthetic_cued import make_cued_synthetic
 
     d = cfg.data
     cache: dict[str, RetrievalSet] = {}
@@ -59,6 +61,9 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
                     test_fraction=d.test_fraction,
                     seed=d.seed,
                 )
+            elif name == "synthetic_cued":
+                cache[name] = make_cued_synthetic(d.synthetic_docs, d.synthetic_topics, d.synthetic_questions,
+                                                  test_fraction=d.test_fraction, seed=d.seed)
             elif name == "pubmedqa":
                 cache[name] = load_pubmedqa(size=d.pubmedqa_size, test_fraction=d.test_fraction, seed=d.seed)
             elif name == "foldoc":
@@ -68,7 +73,8 @@ def load_sources(cfg: RetrievalConfig) -> Sources:
             elif name.startswith("beir:"):
                 cache[name] = read_beir(name[5:])
             else:
-                raise DataError(f"unknown data source {name!r}: synthetic | pubmedqa | foldoc | beir:DIR | none")
+                raise DataError(f"unknown data source {name!r}: synthetic | synthetic_cued | pubmedqa | foldoc | "
+                                "beir:DIR | none")
         return cache[name]
 
     return Sources(get(d.qd), get(d.dd))
@@ -108,8 +114,33 @@ def _facet_target(model: UniFAR, data: RetrievalSet, qids: list[str], f_pos: tor
     return torch.stack(rows).to(e.device)
 
 
-def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, pools) -> dict[str, torch.Tensor]:
+@torch.no_grad()
+def batch_stats(model: UniFAR, q: dict[str, torch.Tensor] | None, qd_vecs: torch.Tensor | None,
+                dd_vecs: torch.Tensor | None, b_dd: int = 0) -> dict[str, float]:
+    """Gate and facet statistics of one batch: mean gate β on (query, positive) pairs (``gate_qd``: question → its
+    positive, ``gate_dd``: query document → its positive), the questions' facet distribution p(k|q) (mean
+    ``facet_p/<facet>``, normalised entropy ``facet_entropy``: 1 = uniform, 0 = one facet)."""
+    out: dict[str, float] = {}
+    if q is not None and qd_vecs is not None:
+        g, _ = model.split_vectors(qd_vecs)
+        b = q["e"].shape[0]
+        out["gate_qd"] = float(torch.diagonal(model.gate_value(q["e"], g[:b], 0)).mean())
+        p = q["p"].float()
+        out |= {f"facet_p/{f}": float(v) for f, v in zip(model.cfg.facets, p.mean(0).tolist())}
+        ent = -(p * p.clamp_min(1e-12).log()).sum(-1) / math.log(max(p.shape[-1], 2))
+        out["facet_entropy"] = float(ent.mean())
+    if dd_vecs is not None and b_dd:
+        g, _ = model.split_vectors(dd_vecs)
+        out["gate_dd"] = float(torch.diagonal(model.gate_value(g[:b_dd], g[b_dd:2 * b_dd], 1)).mean())
+    return out
+
+
+def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, pools,
+               stats: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+    """The weighted loss terms of one batch; ``stats``, when given, receives :func:`batch_stats`."""
     t = cfg.train
+    q = qd_vecs = dd_vecs = None
+    b_dd = 0
     losses: dict[str, torch.Tensor] = {}
     qpool, dpool = pools
     if t.w_qd > 0 and qpool:
@@ -117,7 +148,8 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         cands, labels, mask = _candidates(src.qd, batch, rng, t.hard_negatives)
         d = model.encode_docs([src.qd.corpus[c].units() for c in cands])
         q = model.encode_questions([src.qd.queries[x].text for x, _, _ in batch])
-        scores = model.qd_scores(q, model.doc_vectors(d))
+        qd_vecs = model.doc_vectors(d)
+        scores = model.qd_scores(q, qd_vecs)
         losses["qd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
         if t.w_kl > 0 and model.cfg.anchors:
             target = _facet_target(model, src.qd, [x for x, _, _ in batch], d["f"][: len(batch)], q["e"])
@@ -131,9 +163,11 @@ def train_step(model, src: Sources, cfg: RetrievalConfig, rng: random.Random, po
         facets = [
             model.cfg.facets.index(q.meta["facet"]) if q.meta.get("facet") in model.cfg.facets else None for q in qs
         ]
-        vecs = model.doc_vectors(d)
-        scores = model.dd_scores(vecs[:b], facets, vecs[b:])
+        dd_vecs, b_dd = model.doc_vectors(d), b
+        scores = model.dd_scores(dd_vecs[:b], facets, dd_vecs[b:])
         losses["dd"] = info_nce(scores, labels.to(scores.device), t.temperature, mask.to(scores.device))
+    if stats is not None:
+        stats.update(batch_stats(model, q, qd_vecs, dd_vecs, b_dd))
     return losses
 
 
@@ -191,7 +225,8 @@ def train(
     model.train()
     t0 = time.time()
     for step in range(start + 1, t.steps + 1):
-        losses = train_step(model, src, cfg, rng, pools)
+        stats: dict[str, float] = {}
+        losses = train_step(model, src, cfg, rng, pools, stats)
         loss = sum({"qd": t.w_qd, "dd": t.w_dd, "kl": t.w_kl}[k] * v for k, v in losses.items())
         opt.zero_grad()
         loss.backward()
@@ -199,7 +234,7 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
         opt.step()
         rec = {"step": step, "kind": "train", "loss": float(loss.detach()), "time_s": round(time.time() - t0, 2)}
-        rec.update({f"loss_{k}": float(v.detach()) for k, v in losses.items()})
+        rec.update({f"loss_{k}": float(v.detach()) for k, v in losses.items()} | stats)
         log.write(json.dumps(rec) + "\n")
         log.flush()
         if cfg.eval.every and step % cfg.eval.every == 0 and step < t.steps:
@@ -211,6 +246,10 @@ def train(
         run_eval(t.steps)
     log.close()
     model.save(out / "checkpoint")
+    if cfg.log.report:
+        from credo.retrieval.report import write_retrieval_report
+
+        write_retrieval_report(out)
     lock.release()
     return model, evals
 

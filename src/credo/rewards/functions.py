@@ -9,8 +9,9 @@ counted as ``reward/skipped``.
 
 ``REWARD_FUNCTIONS`` holds factories ``make(task, **kwargs) -> reward function`` for the built-ins: ``verifier``
 (the task's verifier score), ``format`` (1 when the answer format is present), ``length`` (a length penalty or
-target) and ``correct_and_concise`` (a multi-objective example). ``reward.functions`` entries name one of these or
-``module:function`` (a TRL-style function; ``kwargs`` are bound to it).
+target), ``correct_and_concise`` (a multi-objective example) and ``judge`` (an LLM judge, credo.judge.reward).
+``reward.functions`` entries name one of these or ``module:function`` (a TRL-style function; ``kwargs`` are bound
+to it).
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ def make_correct_and_concise(task: Any, budget: int = 400) -> RewardFunc:
         return [s * min(1.0, budget / max(len(c), 1)) for s, c in zip(scores, completions)]
 
     return correct_and_concise
+
+
+@REWARD_FUNCTIONS.register("judge")
+def make_judge(task: Any, **kwargs: Any) -> RewardFunc:
+    """An LLM judge (CDRRM): pairwise against the row's reference answer or pointwise on its rubric; batched and
+    cached. Keyword arguments: :func:`credo.judge.reward.make_judge_reward`."""
+    from credo.judge.reward import make_judge_reward
+
+    return make_judge_reward(task, **kwargs)
 
 
 def import_function(spec: str) -> Callable[..., Any]:

@@ -4,8 +4,8 @@ With probability ``p`` a trajectory's reward gets additive noise: Student-t with
 ``scale``, or a Pareto outlier ``± scale · (1 + Pareto(shape = df))`` with a random sign. The raw verifier score is
 left untouched (``rewards["score"]``), so accuracy and dynamic sampling still see the truth; the noise is stored in
 ``rewards["noise"]`` and added to ``reward``. Seeded, and its generator state goes into checkpoints. Workflows whose
-credit is a function of several verifier scores (DACR) contaminate those scores before credit instead
-(``Workflow.contaminate``).
+credit is a function of several verifier scores (DACR, the CCPO dyad, voting) contaminate those scores before credit
+instead (``Workflow.contaminate``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ The function is called ``fn(split, size, seed, **cfg.kwargs)`` with ``split`` "t
 fields are kept). Rows beyond ``size`` are dropped, and train rows whose question text is held out are removed.
 If the module also defines ``verify(row, answer_text) -> float | (float, dict)``, it scores the extracted answer (a
 score outside [0, 1], NaN, inf, None, a string or an exception is a RewardError naming the task and row, never a
-silent 0); otherwise the score is an exact string match with the gold answer.
+silent 0); otherwise the score is an exact string match with the gold answer. A module-level ``target(row) -> str``
+gives the SFT demonstration of a row (default: the gold answer).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class CallableTask(BaseTask):
         module, self._fn = import_path(cfg.name)
         hook = getattr(module, "verify", None)
         self._verify = hook if callable(hook) else None
+        hook = getattr(module, "target", None)
+        self._target = hook if callable(hook) else None
         self.user_scorer = self._verify is not None
 
     def _call(self, split: str, size: int) -> list[dict[str, Any]]:
@@ -85,6 +88,10 @@ class CallableTask(BaseTask):
         held_q = {r["question"] for r in held}
         train = [r for r in self._call("train", self.cfg.size) if r["question"] not in held_q]
         return train, held
+
+    def target(self, row: dict[str, Any]) -> str:
+        """The module's ``target(row)`` (the SFT demonstration) when it defines one, else the gold answer."""
+        return self._target(row) if self._target is not None else super().target(row)
 
     def _score(self, row: dict[str, Any], extracted: str) -> Any:
         """The user's ``verify(row, answer_text)`` as it returned (BaseTask.verify checks it), or exact match."""

@@ -91,6 +91,8 @@ class HACPOTrainer(MultiAgentTrainer):
         for name in self.agents:
             mean, var = moments([t.reward for t in every if t.agent == name])
             metrics[f"{name}/reward_mean"], metrics[f"{name}/reward_var"] = mean, var
+            mine = [t.num_tokens for t in every if t.agent == name]
+            metrics[f"{name}/length_mean"] = sum(mine) / max(len(mine), 1)
         metrics |= {f"schedule/{name}": float(name in self.scheduled()) for name in self.trainable}
         self.step += 1
         return self.batch_metrics(every) | metrics | self.timer.pop()

@@ -54,12 +54,13 @@ def hacpo_update(learner: Learner, own: list[Trajectory], cross: list[Trajectory
                  naive: bool = False) -> dict[str, float]:
     """Update ``learner`` on ``own + cross`` (advantages set; cross rows carry ``info`` cross/weight/
     source_mean_logp). Returns ``actor/*`` and ``hacpo/*`` metrics: cross ratio mean/min/max, clip fractions of self
-    and cross rows at the lower / upper bound, the last lower bound used."""
+    and cross rows at the lower / upper bound, the last lower bound used, and the share of correct (score >= 1) cross
+    rows whose loss had a non-zero gradient (``cross_correct_grad_frac``; over all epochs' mini-batches)."""
     learner.model.train()
     learner.activate()
     rows = [t for t in own + cross if float(t.loss_mask.sum()) > 0]
     per = math.ceil(len(rows) / learner.train.mini_batches) if rows else 1
-    ratios, lows, highs, crosses, kls = [], [], [], [], []
+    ratios, lows, highs, crosses, kls, lives, correct = [], [], [], [], [], [], []
     losses, norms, m, skipped = [], [], 0, 0
     lower = 1.0
     for _ in range(learner.train.epochs):
@@ -75,6 +76,8 @@ def hacpo_update(learner: Learner, own: list[Trajectory], cross: list[Trajectory
                 lows.append(info["low"])
                 highs.append(info["high"])
                 crosses.append(is_cross)
+                lives.append(info["live"])
+                correct.append(torch.tensor([t.score >= 1 for t in micro], device=is_cross.device))
                 if "kl" in info:
                     kls.append(info["kl"])
             ok, norm = learner.step()
@@ -98,6 +101,9 @@ def hacpo_update(learner: Learner, own: list[Trajectory], cross: list[Trajectory
             out[f"hacpo/{name}_ratio_mean"] = float(s[sel].mean())
             out[f"hacpo/{name}_ratio_min"] = float(s[sel].min())
             out[f"hacpo/{name}_ratio_max"] = float(s[sel].max())
+    live, right = torch.cat(lives), torch.cat(correct)
+    if (c & right).any():  # HACPO's point: a correct sample from a peer should move the learner
+        out["hacpo/cross_correct_grad_frac"] = float((live & c & right).sum() / (c & right).sum())
     if kls:
         out["actor/kl"] = float(torch.cat(kls).mean())
     return out

@@ -22,6 +22,26 @@ from credo.models.lora import activate, adapter_parameters, is_peft
 from credo.trajectory import Trajectory
 
 
+def truncated_is(loss: torch.Tensor, old: torch.Tensor, engine: torch.Tensor, mask: torch.Tensor,
+                 cap: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Engine-vs-trainer log-prob gap and truncated importance sampling, all [B, T].
+
+    ``old`` are the trainer's log-probs of the behaviour policy, ``engine`` those the engine reported when sampling.
+    With ``cap > 0`` each token's loss is weighted by ``min(exp(old - engine), cap)`` (detached). Metrics: mean
+    |old - engine| over valid tokens, and with ``cap`` the share of capped weights and the mean weight."""
+    valid = mask > 0
+    diff = torch.where(valid, (old - engine).detach(), torch.zeros_like(old))
+    n = max(float(valid.sum()), 1.0)
+    metrics = {"rollout/logprob_diff_mean": float(diff.abs().sum()) / n}
+    if cap > 0:
+        w = diff.clamp(max=20.0).exp()
+        metrics["rollout/tis_capped_frac"] = float((valid & (w > cap)).sum()) / n
+        w = w.clamp(max=cap)
+        metrics["rollout/tis_weight_mean"] = float(torch.where(valid, w, torch.zeros_like(w)).sum()) / n
+        loss = loss * w
+    return loss, metrics
+
+
 def lr_lambda(schedule: str, warmup: int, total: int):
     """Multiplier on the base LR per optimizer step: linear warm-up, then constant | linear | cosine decay to 0."""
     if schedule not in ("constant", "linear", "cosine"):
@@ -125,6 +145,10 @@ class Learner:
                         else torch.full((t.num_tokens,), t.advantage, device="cpu") for t in rows])
         loss_mat, metrics = POLICY_LOSSES.get(self.algo.policy_loss)(lp, old, adv, mask, self.algo)
         tokens = float(mask.sum())
+        engine_lp = self.engine_logprobs(rows)
+        if engine_lp is not None:
+            loss_mat, tis = truncated_is(loss_mat, old, engine_lp, mask, self.algo.tis_cap)
+            metrics |= tis
         if self.has_reference:
             kl = kl_k3(lp, self.pad([t.info["ref_logprobs"] for t in rows]))
             loss_mat = loss_mat + self.algo.kl_coef * kl
@@ -133,6 +157,12 @@ class Learner:
         loss = agg_loss(loss_mat, mask, self.algo.loss_agg, num_tokens=n_tok, num_seqs=n_seq, norm_const=norm)
         metrics["actor/entropy"] = float((ent * mask).sum() / max(tokens, 1.0))
         return loss, metrics, tokens
+
+    def engine_logprobs(self, rows: list[Trajectory]) -> torch.Tensor | None:
+        """The engine's log-probs of the rows' tokens [N, T] (None when a row has none, e.g. text-only turns)."""
+        if any(t.logprobs is None or t.logprobs.numel() != t.num_tokens for t in rows):
+            return None
+        return self.pad([t.logprobs for t in rows])
 
     def update(self, trajs: list[Trajectory]) -> dict[str, float]:
         """Policy-gradient update on a rollout batch (advantages already set). Returns averaged metrics."""
@@ -151,9 +181,9 @@ class Learner:
             per = max(1, math.ceil(len(order) / self.train.mini_batches))  # an empty batch (all groups dropped) skips
             for k in range(0, len(order), per):
                 chosen = set(order[k:k + per])
-                mb = [t for t in trajs if t.group_id in chosen]
-                n_tok = float(sum(float(t.loss_mask.sum()) for t in mb))
-                n_seq = float(sum(1 for t in mb if float(t.loss_mask.sum()) > 0))
+                mb = self.shard([t for t in trajs if t.group_id in chosen])
+                n_tok, n_seq = self.global_counts(float(sum(float(t.loss_mask.sum()) for t in mb)),
+                                                  float(sum(1 for t in mb if float(t.loss_mask.sum()) > 0)))
                 if n_tok == 0:
                     continue
                 for rows in self.micro_batches(mb):
@@ -163,10 +193,12 @@ class Learner:
                     for key, v in metrics.items():
                         sums[key] += v * tokens
                     weight += tokens
+                self.reduce_gradients()
                 ok, grad_norm = self.step()
                 steps += 1
                 skipped += not ok
                 sums["actor/grad_norm"] += grad_norm if ok else 0.0
+        sums, weight = self.reduce_metrics(sums, weight)
         out = {k: v / max(weight, 1.0) for k, v in sums.items() if k not in ("actor/loss", "actor/grad_norm")}
         out["actor/loss"] = sums["actor/loss"] / max(steps, 1)
         out["actor/grad_norm"] = sums["actor/grad_norm"] / max(steps - skipped, 1)
@@ -174,6 +206,22 @@ class Learner:
         out["actor/updates"] = float(steps)
         out["actor/lr"] = self.sched.get_last_lr()[0]
         return out
+
+    # Hooks of data-parallel training (credo.distributed.DataParallelLearner); one process: identities.
+    def shard(self, rows: list[Trajectory]) -> list[Trajectory]:
+        """The rows of a mini-batch this process trains on."""
+        return rows
+
+    def global_counts(self, n_tok: float, n_seq: float) -> tuple[float, float]:
+        """Valid tokens and sequences of the whole mini-batch, from this process's share."""
+        return n_tok, n_seq
+
+    def reduce_gradients(self) -> None:
+        """Sum the accumulated gradients over processes (before clipping and the optimizer step)."""
+
+    def reduce_metrics(self, sums: dict[str, float], weight: float) -> tuple[dict[str, float], float]:
+        """Metric sums (token-weighted) and their weight over all processes."""
+        return sums, weight
 
     def backward(self, loss: torch.Tensor) -> None:
         """Back-propagate a micro-batch loss (scaled when training in fp16)."""

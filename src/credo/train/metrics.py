@@ -222,3 +222,15 @@ class PhaseTimer:
         out = {f"timing/{k}": v for k, v in self._totals.items()}
         self._totals.clear()
         return out
+
+
+def last_eval_metrics(path: Path) -> dict[str, float]:
+    """The ``eval/*`` metrics of the last evaluation logged in a metrics JSONL file ({} when none or no file)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    for row in reversed(read_metrics(path)):
+        evals = {k: v for k, v in row.items() if k.startswith("eval/")}
+        if evals:
+            return evals
+    return {}

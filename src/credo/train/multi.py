@@ -110,7 +110,8 @@ class MultiAgentTrainer(RLTrainer):
                 metrics[f"{name}/{role}/zero_adv_frac"] = adv.get("critic/zero_std_frac", 0.0)
             mean, var = moments([t.reward for t in ts])
             metrics |= {f"{name}/{role}/reward_mean": mean, f"{name}/{role}/reward_var": var,
-                        f"{name}/{role}/score_mean": sum(t.score for t in ts) / len(ts)}
+                        f"{name}/{role}/score_mean": sum(t.score for t in ts) / len(ts),
+                        f"{name}/{role}/length_mean": sum(t.num_tokens for t in ts) / len(ts)}
             if name in active:
                 metrics[f"{name}/{role}/adv_mean"], metrics[f"{name}/{role}/adv_var"] = \
                     moments([float(t.advantage) for t in ts])
@@ -154,6 +155,9 @@ class MultiAgentTrainer(RLTrainer):
 def build_trainer(cfg: Config, resume: bool = False, overwrite: bool = False, **objects: Any) -> RLTrainer:
     """The trainer a config asks for: multi-agent when ``multi.workflow`` is set (HACPO for ``hacpo``),
     single-policy otherwise. ``objects`` are the keyword inputs of that trainer (model, tokenizer, data, ...)."""
+    if cfg.train.backend != "single":
+        from credo.distributed import trainer_class
+        return trainer_class(cfg.train.backend, bool(cfg.multi.workflow))(cfg, resume, overwrite, **objects)
     if cfg.multi.workflow == "hacpo":
         from credo.train.hacpo import HACPOTrainer
         return HACPOTrainer(cfg, resume, overwrite, **objects)

@@ -1,192 +1,215 @@
-"""A self-contained HTML report of one run: summary table plus plots vs step, built from ``metrics.jsonl``.
+"""``report.html`` of an RL run (single policy or several agents) and of ``credo eval``, from ``metrics.jsonl``.
 
-Plots are rendered with matplotlib's Agg canvas (no pyplot, so no global backend state) and inlined as base64 PNGs;
-the page loads nothing from outside. Keys may be sparse (eval rows carry only ``eval/*`` keys); a panel whose metrics
-were never logged says so instead of failing.
+The summary leads with what the run optimised (the training reward on sampled rollouts), then held-out accuracy in
+greedy and sampled decoding, pass@k, the best evaluation and where its checkpoint is, steps and wall time; every
+number names its decoding mode. Panels follow (``credo.train.report_parts``): run-level curves, team-level credit
+curves, then one group per agent (``data-group`` = the agent's name) with its reward, advantage, length, update and
+credit curves per role. Metrics that were not logged or are constant are listed with one line each instead of drawn.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
+import json
 import re
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+import yaml
 
+from credo.train.checkpoint import list_checkpoints
 from credo.train.metrics import METRICS_FILE, read_metrics
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.5em; } h3 { font-size: 1em; margin: 0 0 .4em; }
-table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ccc; padding: .25em .7em; }
-th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 1em; }
-.panel { border: 1px solid #ddd; border-radius: 6px; padding: .6em; } .panel img { width: 100%; }
-.na { color: #999; font-style: italic; } .note { color: #777; font-size: .85em; margin: .2em 0 0; }
-pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: .85em; }
-"""
+from credo.train.report_agents import agent_sections, credit_section
+from credo.train.report_parts import Section, Spec, bar_panel, duration, fmt, series, table, write_page
 
 
-def _series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
-    pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), int | float) and not isinstance(r[key], bool)]
-    return [p[0] for p in pts], [float(p[1]) for p in pts]
+def load_run_config(run_dir: Path) -> dict:
+    """``config.yaml`` of a run as a plain dict ({} when absent or unreadable)."""
+    try:
+        return yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
 
 
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    FigureCanvasAgg(fig)
-    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+def _get(cfg: dict, dotted: str, default=None):
+    for part in dotted.split("."):
+        if not isinstance(cfg, dict) or part not in cfg:
+            return default
+        cfg = cfg[part]
+    return cfg
 
 
-def _figure(title: str) -> tuple[Figure, object]:
-    fig = Figure(figsize=(6.4, 3.4))  # fixed margins: automatic layout engines triple the render time
-    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.14, top=0.9)
-    ax = fig.add_subplot()
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("step")
-    ax.grid(alpha=0.3)
-    return fig, ax
+def wall_time(rows: list[dict]) -> str:
+    """Wall time from ``timing/elapsed_s`` (seconds since the process began; it restarts when a run is resumed, so
+    each segment's last value is added); older runs without it: the sum of the logged step times, labelled so."""
+    total, last = 0.0, None
+    for r in rows:
+        v = r.get("timing/elapsed_s")
+        if isinstance(v, int | float):
+            if last is not None and v < last:
+                total += last
+            last = float(v)
+    if last is not None:
+        return duration(total + last)
+    steps = series(rows, "timing/step")[1]
+    return f"{duration(sum(steps))}, sum of step times (wall time not logged)" if steps else "not logged"
 
 
-def _panel(title: str, body: str, note: str = "") -> str:
-    note = f'<p class="note">{html.escape(note)}</p>' if note else ""
-    return f'<div class="panel"><h3>{html.escape(title)}</h3>{body}{note}</div>'
+def _before_after(rows: list[dict], key: str) -> str:
+    steps, vals = series(rows, key)
+    if not vals:
+        return ""
+    if len(vals) == 1:
+        return f"{fmt(vals[0])} (step {steps[0]})"
+    return f"{fmt(vals[0])} (step {steps[0]}) → {fmt(vals[-1])} (step {steps[-1]})"
 
 
-def _img(fig: Figure, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
+def _reward_text(cfg: dict) -> str:
+    funcs = _get(cfg, "reward.functions") or []
+    if not funcs:
+        return "the task verifier's score"
+    names = [f["name"] if isinstance(f, dict) else str(f) for f in funcs]
+    return "weighted sum of " + ", ".join(names)
 
 
-def _line_panel(rows: list[dict], title: str, keys: list[str], ylabel: str = "") -> str:
-    present = [k for k in keys if _series(rows, k)[0]]
-    if not present:
-        return _panel(title, f'<p class="na">not logged ({html.escape(", ".join(keys))})</p>')
-    fig, ax = _figure(title)
-    for k in present:
-        xs, ys = _series(rows, k)
-        ax.plot(xs, ys, marker="o" if len(xs) <= 30 else None, markersize=3, label=k)
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
-    missing = [k for k in keys if k not in present]
-    note = f"not logged: {', '.join(missing)}" if missing else ""
-    return _panel(title, _img(fig, f"{title}: {', '.join(present)}"), note)
+def _best_checkpoint(run_dir: Path, rows: list[dict], key: str, mode: str) -> str:
+    steps, vals = series(rows, key)
+    if not vals:
+        return "no held-out evaluation"
+    i = max(range(len(vals)), key=lambda j: (vals[j], steps[j]))  # ties: the later one
+    step = steps[i]
+    saved = dict(list_checkpoints(run_dir))
+    where = f"{saved[step].relative_to(run_dir)}/" if step in saved else None
+    if where is None and step == max(r["step"] for r in rows):
+        where = next((f"{name}/" for name in ("policy", "agents") if (run_dir / name).is_dir()), "the final policy")
+    return (f"step {step}: {mode} held-out accuracy {fmt(vals[i])}; "
+            + (f"saved as {html.escape(where)}" if where else "no checkpoint saved at that step (log.save_every)"))
 
 
-def _timing_panel(rows: list[dict], keys: list[str]) -> str:
-    title = "Step time split"
-    timed = [r for r in rows if any(isinstance(r.get(k), int | float) for k in keys)]
-    if not keys or not timed:
-        return _panel(title, '<p class="na">not logged (timing/*)</p>')
-    fig, ax = _figure(title)
-    xs = [r["step"] for r in timed]
-    ys = [[float(r.get(k) or 0.0) for r in timed] for k in keys]
-    labels = [k.removeprefix("timing/") for k in keys]
-    if any(isinstance(r.get("timing/step"), int | float) for r in timed):  # step time not covered by any phase
-        ys.append([max(0.0, float(r.get("timing/step") or 0.0) - sum(col)) for r, col in zip(timed, zip(*ys))])
-        labels.append("other")
-    if len(xs) > 200:
-        ax.stackplot(xs, ys, labels=labels)
+def summary(run_dir: Path, rows: list[dict], cfg: dict, agents: list[str] = ()) -> str:
+    """The summary table of an RL run (HTML); ``agents`` adds each agent's held-out accuracy."""
+    temp = _get(cfg, "sampling.temperature", "?")
+    k = _get(cfg, "eval.pass_k", 0)
+    n_eval = _get(cfg, "eval.size", "?")
+    train = [r for r in rows if "reward/mean" in r]
+    rewards, scores = series(train, "reward/mean")[1], series(train, "reward/score_mean")[1]
+    credit = _get(cfg, "multi.credit") if _get(cfg, "multi.workflow") else None
+    what = (f"credited reward of the updated agents' turns (multi.credit = {credit})" if credit
+            else f"training reward ({_reward_text(cfg)})")
+    items = []
+    w = max(1, len(rewards) // 10)
+    if rewards:
+        items.append((f"Optimised: {what}, sampled at T = {temp}, mean of the first → last {w} step(s)",
+                      f"{fmt(sum(rewards[:w]) / w)} → {fmt(sum(rewards[-w:]) / w)}"))
+    elif sft := series(rows, "sft/loss")[1]:  # credo sft / --wmss runs
+        w = max(1, len(sft) // 10)
+        items.append((f"Optimised: SFT loss on the gold answers (sft/loss), mean of the first → last {w} step(s)",
+                      f"{fmt(sum(sft[:w]) / w)} → {fmt(sum(sft[-w:]) / w)}"))
     else:
-        gaps = [b - a for a, b in zip(xs, xs[1:]) if b > a]
-        width, bottom = 0.8 * min(gaps, default=1), [0.0] * len(xs)
-        for label, y in zip(labels, ys):
-            ax.bar(xs, y, bottom=bottom, width=width, label=label)
-            bottom = [b + v for b, v in zip(bottom, y)]
-    ax.set_ylabel("seconds")
-    ax.legend(fontsize=8, framealpha=0.6)
-    return _panel(title, _img(fig, f"{title}: {', '.join(labels)}"))
-
-
-def _fmt(v: object, digits: int = 4) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return html.escape(str(v))
-
-
-def _duration(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{seconds:.1f} s ({s // 3600}h {s % 3600 // 60:02d}m {s % 60:02d}s)"
-
-
-def _summary(rows: list[dict], train: list[dict]) -> str:
-    acc_steps, acc = _series(rows, "eval/accuracy")
-    _, reward = _series(rows, "reward/mean")
-    step_times = _series(train, "timing/step")[1]
-    if not step_times:  # no whole-step timer: add up the phases
-        step_times = [sum(v for k, v in r.items() if k.startswith("timing/") and isinstance(v, int | float))
-                      for r in train]
+        items.append(("Optimised: training reward", "not logged"))
+    if scores and scores != rewards:
+        items.append((f"Verifier score of the training samples (sampled at T = {temp}), first → last {w} step(s)",
+                      f"{fmt(sum(scores[:w]) / w)} → {fmt(sum(scores[-w:]) / w)}"))
+    team = {"": "", "hacpo": ", mean of the agents alone"}.get(_get(cfg, "multi.workflow") or "", ", team")
+    evals = {
+        "eval/accuracy": f"Held-out accuracy{team}, greedy ({n_eval} prompts, exact: score = 1)",
+        **{f"eval/{a}/accuracy": f"Held-out accuracy, agent {a}, greedy" for a in agents},
+        "eval/lazy_gap": "Lazy-agent gap, greedy (team − Solver with the Thinker removed)",
+        "eval/sampled_accuracy": f"Held-out accuracy, sampled (pass@1 at T = {temp}, mean of {k} draws per prompt)",
+        f"eval/pass@{k}": f"Held-out pass@{k}, sampled ({k} draws at T = {temp})",
+        "eval/score_mean": "Held-out verifier score, greedy (partial credit)",
+        "eval/reward_mean": "Held-out training reward, greedy",
+    }
+    acc = series(rows, "eval/accuracy")[1]
+    for key, label in evals.items():
+        text = _before_after(rows, key)
+        if key == "eval/score_mean" and series(rows, key)[1] == acc:
+            continue  # no partial credit: the same numbers as exact accuracy
+        if key == "eval/reward_mean" and series(rows, key)[1] in (acc, series(rows, "eval/score_mean")[1]):
+            continue
+        if text:
+            items.append((label, text))
+        elif key == "eval/sampled_accuracy" and acc:
+            items.append((label, "not measured (eval.pass_k = 0, or the workflow evaluates greedily only)"))
+    if acc:
+        items.append(("Best evaluation (greedy)", _best_checkpoint(run_dir, rows, "eval/accuracy", "greedy")))
     steps = sorted({r["step"] for r in train})
-    best = max(range(len(acc)), key=acc.__getitem__) if acc else None
-    items = [
-        ("Held-out accuracy (first)", _fmt(acc[0]) if acc else "not logged"),
-        ("Held-out accuracy (last)", _fmt(acc[-1]) if acc else "not logged"),
-        ("Best held-out accuracy", f"{_fmt(acc[best])} (step {acc_steps[best]})" if best is not None else "not logged"),
-        ("Training steps", f"{len(steps)} (last step {steps[-1]})" if steps else "0"),
-        ("Total time", _duration(sum(step_times)) if any(step_times) else "not logged"),
-        ("Last reward/mean", _fmt(reward[-1]) if reward else "not logged"),
-    ]
+    items.append(("Training steps", str(len(steps))))
+    items.append(("Wall time (from building the trainer; SFT warm start included)", wall_time(rows)))
     sft = next((r for r in rows if "sft/loss_first" in r), None)
     if sft is not None:
-        items.append(("SFT warm-start loss", f"{_fmt(sft['sft/loss_first'])} → {_fmt(sft.get('sft/loss_last'))}"))
-    return "<table>" + "".join(f"<tr><th>{k}</th><td class=\"num\">{v}</td></tr>" for k, v in items) + "</table>"
+        items.append(("SFT warm-start loss", f"{fmt(sft['sft/loss_first'])} → {fmt(sft.get('sft/loss_last'))}"))
+    return table(items)
 
 
-def _last_values(rows: list[dict]) -> str:
-    last: dict[str, object] = {}
-    for r in rows:
-        last.update({k: v for k, v in r.items() if k != "step"})
-    body = "".join(f'<tr><td>{html.escape(k)}</td><td class="num">{_fmt(v, 6)}</td></tr>'
-                   for k, v in sorted(last.items()))
-    return f"<details><summary>Last value of every metric ({len(last)})</summary><table>{body}</table></details>"
+def run_sections(rows: list[dict], cfg: dict) -> list[Section]:
+    """Run-level panels: reward, held-out accuracy, length, the update's health, time."""
+    keys = sorted({k for r in rows for k in r})
+    pass_at = sorted((k for k in keys if re.fullmatch(r"eval/pass@\d+", k)), key=lambda k: int(k.split("@")[1]))
+    temp = _get(cfg, "sampling.temperature", "?")
+    one_update = (_get(cfg, "train.epochs", 1) == 1 and _get(cfg, "train.mini_batches", 1) == 1)
+    ratio = "one update per batch: ratio ≡ 1, nothing to clip" if one_update else ""
+    kl = "algo.kl_coef = 0: no KL penalty" if not _get(cfg, "algo.kl_coef", 0) else ""
+    s = Section("Training", group="run")
+    s.add(rows, Spec("Training reward (sampled rollouts)", ["reward/mean", "reward/score_mean"],
+                     labels={"reward/mean": "reward (optimised)", "reward/score_mean": "verifier score"}))
+    s.add(rows, Spec("Held-out accuracy", ["eval/accuracy", "eval/sampled_accuracy", *pass_at],
+                     labels={"eval/accuracy": "greedy", "eval/sampled_accuracy": f"sampled, pass@1 at T = {temp}",
+                             **{p: f"{p.removeprefix('eval/')} at T = {temp}" for p in pass_at}}))
+    s.add(rows, Spec("Response length", ["response/length_mean", "eval/length_mean"], "tokens",
+                     labels={"response/length_mean": "training (sampled)", "eval/length_mean": "held-out (greedy)"}))
+    s.add(rows, Spec("Entropy", ["actor/entropy"]))
+    s.add(rows, Spec("Clip fraction", ["actor/clipfrac", "actor/clipfrac_low", "actor/clipfrac_high"], flat=ratio))
+    s.add(rows, Spec("Policy drift", ["actor/kl", "actor/ppo_kl"], flat=ratio if not kl else f"{ratio}; {kl}"))
+    s.add(rows, Spec("Gradient norm", ["actor/grad_norm"]))
+    s.add(rows, Spec("Groups with zero advantage", ["critic/zero_std_frac", "batch/dropped_groups"]))
+    timing = [k for k in keys if k.startswith("timing/") and k not in ("timing/step", "timing/elapsed_s")]
+    s.add(rows, Spec("Step time by phase", timing, "seconds", labels={k: k.removeprefix("timing/") for k in timing}))
+    s.add(rows, Spec("Throughput", [k for k in keys if k.startswith("perf/") and "per_s" in k]))
+    if "sft/loss" in keys:
+        s.add(rows, Spec("SFT loss", ["sft/loss"]))
+    if "wmss/margin" in keys:
+        s.add(rows, Spec("WMSS target-vs-non-target logit margin", ["wmss/margin"]))
+        s.add(rows, Spec("WMSS non-target gradient mass", ["wmss/nontarget_grad_mass"]))
+    return [s]
 
 
 def write_report(run_dir: Path, title: str | None = None) -> Path:
-    """Read ``run_dir/metrics.jsonl`` (and ``config.yaml`` if present); write and return ``run_dir/report.html``."""
+    """Read ``run_dir/metrics.jsonl`` (and ``config.yaml``); write and return ``run_dir/report.html``."""
     run_dir = Path(run_dir)
     rows = read_metrics(run_dir / METRICS_FILE)
-    keys = sorted({k for r in rows for k in r})
-    # RL step rows; eval rows and the step-0 row (eval + SFT warm-start summary) are not training steps
-    train = [r for r in rows if any(k != "step" and not k.startswith(("eval/", "sft/")) for k in r)]
-    pass_at = sorted((k for k in keys if re.fullmatch(r"eval/pass@\d+", k)), key=lambda k: int(k.split("@")[1]))
-    timing = [k for k in keys if k.startswith("timing/") and k != "timing/step"]
-    panels = [
-        _line_panel(rows, "Reward", ["reward/mean", "reward/score_mean"]),
-        _line_panel(rows, "Held-out accuracy", ["eval/accuracy", "eval/sampled_accuracy", *pass_at]),
-        _line_panel(rows, "Response length", ["response/length_mean", "eval/length_mean"], "tokens"),
-        _line_panel(rows, "Entropy", ["actor/entropy"]),
-        _line_panel(rows, "Clip fraction", ["actor/clipfrac", "actor/clipfrac_low", "actor/clipfrac_high"]),
-        _line_panel(rows, "KL", ["actor/kl", "actor/ppo_kl"]),
-        _timing_panel(rows, timing),
-    ]
-    perf = [k for k in keys if k.startswith("perf/")]
-    rates = [k for k in perf if "per_s" in k]  # rates and counters differ by orders of magnitude: separate panels
-    for name, group in [("Throughput", rates), ("Perf counters", [k for k in perf if k not in rates])]:
-        if group:
-            panels.append(_line_panel(rows, name, group))
-    if "sft/loss" in keys:  # per-step SFT log (``credo sft`` runs)
-        panels.append(_line_panel(rows, "SFT loss", ["sft/loss"]))
-    if "wmss/margin" in keys:  # ``credo sft --wmss`` runs: is the saturation broken?
-        panels.append(_line_panel(rows, "WMSS target-vs-non-target logit margin", ["wmss/margin"]))
-        panels.append(_line_panel(rows, "WMSS non-target gradient mass", ["wmss/nontarget_grad_mass"]))
-    agents = sorted({m.group(1) for k in keys if (m := re.fullmatch(r"agent:([^/]+)/reward/.+", k))})
-    for name in agents:
-        panels.append(_line_panel(rows, f"Agent {name}: reward",
-                                  [f"agent:{name}/reward/mean", f"agent:{name}/reward/score_mean"]))
-    title = title or run_dir.resolve().name
-    config = run_dir / "config.yaml"
-    config_html = (f"<details><summary>config.yaml</summary><pre>{html.escape(config.read_text(encoding='utf-8'))}"
-                   "</pre></details>" if config.exists() else "")
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{_CSS}</style></head>\n<body><h1>{html.escape(title)}</h1>\n"
-            f"<h2>Summary</h2>{_summary(rows, train)}{config_html}\n"
-            '<h2>Curves</h2><div class="grid">\n' + "\n".join(panels) + "\n</div>"
-            f"\n<h2>All metrics</h2>{_last_values(rows)}\n</body></html>\n")
-    out = run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
-    return out
+    cfg = load_run_config(run_dir)
+    agents = [a["name"] for a in _get(cfg, "multi.agents", []) or [] if isinstance(a, dict) and "name" in a] \
+        if _get(cfg, "multi.workflow") else []
+    sections = run_sections(rows, cfg)
+    if agents:
+        sections += [credit_section(rows, cfg, agents), *agent_sections(rows, cfg, agents)]
+    what = (f"{len(agents)} agents ({', '.join(agents)}), workflow {_get(cfg, 'multi.workflow')}" if agents
+            else f"one policy, advantage {_get(cfg, 'algo.advantage', '?')}")
+    task = _get(cfg, "task.name", "?")
+    lead = html.escape(f"RL run: {what}, on task {task}. Decoding modes: greedy = argmax decoding; sampled = "
+                       f"temperature {_get(cfg, 'sampling.temperature', '?')}, the policy as trained.")
+    page = summary(run_dir, rows, cfg, agents)
+    return write_page(run_dir / "report.html", title or run_dir.resolve().name, lead, page, sections, rows,
+                      run_dir / "config.yaml")
+
+
+def write_eval_report(out: Path, metrics: dict, cfg: dict, model: str) -> Path:
+    """``out/eval.json`` and ``out/report.html`` of one ``credo eval``: the metrics table and a bar chart."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps({"model": model, **metrics}, indent=1), encoding="utf-8")
+    temp, k = _get(cfg, "sampling.temperature", "?"), _get(cfg, "eval.pass_k", 0)
+    label = {"eval/accuracy": "accuracy, greedy", "eval/score_mean": "verifier score, greedy (partial credit)",
+             "eval/reward_mean": "reward, greedy", "eval/length_mean": "response length, greedy (tokens)",
+             "eval/sampled_accuracy": f"accuracy, sampled (pass@1 at T = {temp}, mean of {k} draws)",
+             f"eval/pass@{k}": f"pass@{k}, sampled at T = {temp}"}
+    items = [("Model", html.escape(model)), ("Task", html.escape(str(_get(cfg, "task.name", "?")))),
+             ("Held-out prompts", fmt(_get(cfg, "eval.size")))]
+    items += [(label.get(key, key.removeprefix("eval/") + " (greedy)"), fmt(v)) for key, v in metrics.items()
+              if isinstance(v, int | float)]
+    rates = {key: float(v) for key, v in metrics.items() if isinstance(v, int | float) and "length" not in key}
+    short = {key: label.get(key, key).split(" (")[0] for key in rates}
+    section = Section("Held-out evaluation", group="eval",
+                      panels=[bar_panel("Held-out evaluation", rates, short)] if rates else [])
+    lead = html.escape("Evaluation only (credo eval): greedy = argmax decoding; sampled = the sampling temperature.")
+    return write_page(out / "report.html", f"credo eval: {model}", lead, table(items), [section], [])

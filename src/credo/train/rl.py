@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 
 from credo.config import Config, to_dict
 from credo.credit import compute_advantages
-from credo.engines import ENGINES
+from credo.engines import build_engine
+from credo.engines.samplers import group_rollout, source_metrics
 from credo.models import dtype_name, load_causal_lm, load_policy, prepare_policy
 from credo.models.device import resolve_device
 from credo.models.lora import add_adapter, is_peft
@@ -32,7 +33,7 @@ from credo.train.checkpoint import (
 )
 from credo.train.evaluate import evaluate
 from credo.train.learner import Learner
-from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter
+from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter, last_eval_metrics
 from credo.train.rundir import open_run_dir
 from credo.trajectory import Trajectory
 from credo.validate import check_prompt_lengths, validate
@@ -77,6 +78,8 @@ class RLTrainer:
     ``reward_weights``.
     """
 
+    learner_cls = Learner  # the data-parallel trainer swaps in its learner; the RL step itself is shared
+
     def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, *, model: Any = None,
                  tokenizer: Any = None, data: Any = None, reward_funcs: list | None = None,
                  reward_weights: list[float] | None = None):
@@ -91,13 +94,21 @@ class RLTrainer:
                              text=self.task.prompt)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
-        self.engine = ENGINES.get("hf")(self.model, self.tok, mixed_precision=cfg.train.mixed_precision)
-        self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
+        self.engine = build_engine(cfg.engine.kind, self.model, self.tok, cfg.train.mixed_precision, config=cfg.engine)
+        self.learner = self.learner_cls(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
                                reference=self._reference(ckpt is not None), adapter="default")
+        self.reward_model = None
+        if cfg.rm.enabled:
+            from credo.rm import build_rm_reward
+
+            self.reward_model, rm_metrics = build_rm_reward(cfg, self.model, self.tok, self.device, self.task)
+            self.sft_metrics = getattr(self, "sft_metrics", {}) | rm_metrics
         self.selector = build_selector(cfg)  # CBS / control schedulers (algo.scheduler); None = train on all
         state = self._restore(ckpt)
         if state is not None:
             self.learner.load_state_dict(state["learner"])
+            if self.reward_model is not None:
+                self.reward_model.load_state_dict(state["reward_model"])
             if self.selector is not None:
                 self.selector.load_state_dict(state["selector"])
         self._start_logging(ckpt)
@@ -109,6 +120,7 @@ class RLTrainer:
         ``data`` when given), reward functions and the data/step/noise state; -> the checkpoint to resume."""
         validate(cfg)
         self.cfg = cfg
+        self.started = time.perf_counter()  # wall clock of this process's run, SFT warm start included (the report)
         self.run_dir = Path(cfg.log.output_dir)
         self.run_lock, ckpt = open_run_dir(self.run_dir, resume, overwrite)
         self.resume_state = load_checkpoint_state(ckpt) if ckpt is not None else None  # refused before any model
@@ -189,7 +201,7 @@ class RLTrainer:
             rows = [self.train_rows[i] for i in self.cursor.take(want - len({t.group_id for t in batch}))]
             with self.timer("generate"):
                 prompts = [encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template) for r in rows]
-                trajs = self.engine.generate(prompts, cfg.sampling.n, cfg.sampling, version=self.step)
+                trajs = group_rollout(self.engine, prompts, cfg.sampling, cfg.sage, version=self.step)
             with self.timer("reward"):
                 self.score(trajs, rows)
             if cfg.algo.dynamic_sampling:
@@ -198,8 +210,9 @@ class RLTrainer:
             batch += trajs
             if len({t.group_id for t in batch}) >= want:
                 break
+        rm = getattr(self, "reward_model", None)
         return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped,
-                       **self.rewards.pop_metrics()}
+                       **self.rewards.pop_metrics(), **(rm.pop_metrics() if rm is not None else {})}
 
     def score(self, trajs: list[Trajectory], rows: list[dict]) -> dict[str, float]:
         """Group ids, prompt text and rewards (``self.rewards``: reward functions, verifier score) of one
@@ -210,6 +223,8 @@ class RLTrainer:
         self.next_group += len(rows)
         metrics = self.rewards.score(trajs, rows)
         trajs[:] = [t for t in trajs if "reward_skipped" not in t.info]
+        if getattr(self, "reward_model", None) is not None:  # RLHF: the reward model's score is the reward
+            self.reward_model.score(trajs, self.step)
         return metrics
 
     def train_step(self) -> dict[str, float]:
@@ -218,12 +233,18 @@ class RLTrainer:
             metrics |= self.noise(trajs)
         metrics |= apply_overlong(trajs, self.cfg.algo, self.cfg.sampling.max_new_tokens)
         metrics |= compute_advantages(trajs, self.cfg.algo)  # on full groups, before any selection
+        if self.cfg.sage.rollouts > 0:
+            metrics |= source_metrics(trajs)
         batch, chosen = self.select(trajs)
         with self.timer("old_logprob"):
             self.learner.attach_logprobs(batch)
         with self.timer("update"):
             metrics |= self.learner.update(batch)
+        if self.reward_model is not None:
+            with self.timer("rm_update"):
+                metrics |= self.reward_model.after_step(trajs, self.step)
         self.step += 1
+        self.engine.sync_weights(self.step)
         return metrics | chosen | self.batch_metrics(trajs) | self.timer.pop()
 
     def select(self, trajs: list[Trajectory]) -> tuple[list[Trajectory], dict[str, float]]:
@@ -252,6 +273,8 @@ class RLTrainer:
         state = {"learner": self.learner.state_dict(), "cursor": self.cursor.state_dict(),
                  "next_group": self.next_group, "reward_noise": self.noise.state_dict() if self.noise else None,
                  "selector": self.selector.state_dict() if self.selector is not None else None}
+        if self.reward_model is not None:
+            state["reward_model"] = self.reward_model.state_dict()
         return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
                                keep_last=self.cfg.log.keep_last)
 
@@ -261,12 +284,16 @@ class RLTrainer:
         out = Path(path) if path is not None else self.run_dir / "policy"
         return export_policy(out, self.model, self.tok, self.cfg.model.lora.merge_on_export)
 
+    def elapsed(self) -> dict[str, float]:
+        """``timing/elapsed_s``: wall seconds since this process built the trainer (restarts on resume)."""
+        return {"timing/elapsed_s": time.perf_counter() - self.started}
+
     def run(self) -> dict[str, float]:
         """Train to ``train.steps``; returns the last evaluation's metrics."""
         cfg, last_eval = self.cfg, {}
         if self.step == 0:
             last_eval = self.evaluate()
-            self.logger.log(0, last_eval | getattr(self, "sft_metrics", {}))
+            self.logger.log(0, last_eval | getattr(self, "sft_metrics", {}) | self.elapsed())
         bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not cfg.log.progress, desc="rl")
         updates = UpdateCounter()
         while self.step < cfg.train.steps:
@@ -275,15 +302,15 @@ class RLTrainer:
             updates.add(metrics)
             metrics["timing/step"] = time.perf_counter() - t0
             metrics["perf/generated_tokens_per_s"] = metrics["perf/generated_tokens"] / metrics["timing/step"]
-            self.logger.log(self.step, metrics)
+            self.logger.log(self.step, metrics | self.elapsed())
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}")
             if self.step == cfg.train.steps or (cfg.eval.every and self.step % cfg.eval.every == 0):
                 last_eval = self.evaluate()
-                self.logger.log(self.step, last_eval)
+                self.logger.log(self.step, last_eval | self.elapsed())
             if self.step == cfg.train.steps or (cfg.log.save_every and self.step % cfg.log.save_every == 0):
                 self.save()
         bar.close()
         self.logger.close()
         updates.check(self.run_dir)
-        return last_eval
+        return last_eval or last_eval_metrics(self.run_dir / "metrics.jsonl")  # a resumed finished run: its last eval

@@ -1,14 +1,16 @@
 """CCPO's Think→Reason dyad: agent 1 (Thinker) writes a plan, agent 2 (Solver) answers given problem + plan.
 
 Per prompt and step: n joint episodes (plan → answer) and ``multi.solo_samples`` counterfactual Solver-alone answers
-(never trained on; they price the Thinker's help). Credit: :func:`credo.credit.ccpo.dyad_rewards`.
+(never trained on; they price the Thinker's help). Credit: :func:`credo.credit.ccpo.dyad_rewards`. Reward noise
+(``reward.noise_p``) contaminates each verifier score — every joint answer's and every solo answer's — before credit,
+so the Thinker is paid the difference of noisy scores, as a noisy verifier would make it.
 """
 
 from __future__ import annotations
 
 import torch
 
-from credo.credit.ccpo import DYAD_MODES, HistoryNormalizer, dyad_rewards, pair_solo
+from credo.credit.ccpo import DYAD_MODES, HistoryNormalizer, dyad_metrics, dyad_rewards, pair_solo
 from credo.workflows import WORKFLOWS, Episode, Workflow, clean, states_answer
 
 THINK = "{question} Plan:"
@@ -19,6 +21,7 @@ SOLO = "{prompt}"
 @WORKFLOWS.register("think_reason")
 class ThinkReason(Workflow):
     credit_modes = DYAD_MODES
+    noisy_scores = True
 
     def __init__(self, cfg, agents, task):
         super().__init__(cfg, agents, task)
@@ -58,12 +61,33 @@ class ThinkReason(Workflow):
                                                                                     row.get("answer"))}))
         return episodes
 
+    def contaminate(self, episodes, noise):
+        """Independent noise on each joint score and on each solo sample's score (drawn once per prompt)."""
+        solo = {}
+        for e in episodes:
+            solo.setdefault(e.group_id, len(e.info["solo"]))
+        xi = noise.sample(len(episodes) + sum(solo.values()))
+        per_group, at = {}, len(episodes)
+        for g, m in solo.items():
+            per_group[g], at = xi[at:at + m].tolist(), at + m
+        for e, x in zip(episodes, xi[:len(episodes)].tolist()):
+            e.info["noise"] = {"joint": x, "solo": per_group[e.group_id]}
+        return noise.summary(xi)
+
     def credit(self, episodes):
         gids = [e.group_id for e in episodes]
         joint = torch.tensor([e.score for e in episodes], dtype=torch.float64)
         solo = pair_solo(gids, {e.group_id: e.info["solo"] for e in episodes})
-        r1, r2, metrics = dyad_rewards(joint, solo, torch.tensor(gids), self.hist, self.mode,
+        noisy = "noise" in episodes[0].info if episodes else False
+        seen_joint, seen_solo = joint, solo
+        if noisy:
+            seen_joint = joint + torch.tensor([e.info["noise"]["joint"] for e in episodes], dtype=torch.float64)
+            seen_solo = pair_solo(gids, {e.group_id: [s + x for s, x in zip(e.info["solo"], e.info["noise"]["solo"])]
+                                         for e in episodes})
+        r1, r2, metrics = dyad_rewards(seen_joint, seen_solo, torch.tensor(gids), self.hist, self.mode,
                                        self.multi.alpha, self.multi.eta, self.multi.lam)
+        if noisy:
+            metrics |= dyad_metrics(joint, solo)  # rates of the true scores, not of the contaminated ones
         leaks = 0
         for e, a, b, s in zip(episodes, r1.tolist(), r2.tolist(), solo.tolist()):
             plan, ans = e.turns
@@ -73,6 +97,8 @@ class ThinkReason(Workflow):
             for t in (plan, ans):
                 t.rewards |= {"score": e.score, "solo": s, "delta": e.score - s}
             plan.rewards["leak_penalty"] = -penalty
+            if noisy:
+                ans.rewards["noise"] = e.info["noise"]["joint"]
         metrics["ccpo/leak_rate"] = leaks / max(len(episodes), 1)
         return metrics
 

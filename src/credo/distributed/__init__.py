@@ -1,0 +1,23 @@
+"""Scale-out backends (``train.backend``): ``single`` (the default, one process), ``ddp`` (data-parallel ranks
+under ``torchrun``, :mod:`credo.distributed.data_parallel`) and ``ray`` (one Ray actor group per policy,
+:mod:`credo.distributed.ray_backend`, extra ``credo[ray]``). Every backend runs the RL step of
+:class:`credo.train.rl.RLTrainer`; only where the model, the engine and the learner live differs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BACKENDS = ("single", "ddp", "ray")
+RESOURCE_KEYS = ("num_cpus", "num_gpus")
+
+
+def trainer_class(backend: str, multi_agent: bool = False) -> Any:
+    """The trainer class of ``train.backend`` (imports ray only for ``ray``)."""
+    if backend == "ddp":
+        from credo.distributed.data_parallel import DataParallelTrainer
+        return DataParallelTrainer
+    if backend == "ray":
+        from credo.distributed.ray_backend import RayMultiAgentTrainer, RayTrainer
+        return RayMultiAgentTrainer if multi_agent else RayTrainer
+    from credo.train.rl import RLTrainer
+    return RLTrainer

@@ -1,0 +1,90 @@
+"""Rank processes of the data-parallel tests (spawned; importable by module name from this folder)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+CASES = [  # (algo keys, train keys): the one-process run uses micro_batch_size=0, the ranks the value given
+    ({"loss_agg": "token_mean"}, {"mini_batches": 2, "micro_batch_size": 1}),
+    ({"loss_agg": "seq_mean_token_mean"}, {"mini_batches": 1, "micro_batch_size": 2}),
+    ({"loss_agg": "seq_mean_token_sum_norm", "kl_coef": 0.1}, {"mini_batches": 1, "micro_batch_size": 3}),
+]
+
+
+def join(rank: int, world: int, store: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+
+
+def one_update(learner_cls, model, pad_id: int, trajs, algo: dict, train: dict):
+    """(flattened gradient of each optimizer step, parameters after the update, metrics) of one update."""
+    from credo.config import AlgoConfig, SamplingConfig, TrainConfig
+
+    learner = learner_cls(model, pad_id, AlgoConfig(**algo), TrainConfig(lr=1e-2, grad_clip=0.0, **train),
+                          SamplingConfig(max_new_tokens=5))
+    params = [p for g in learner.opt.param_groups for p in g["params"]]
+    grads, step = [], learner.step
+
+    def record():
+        grads.append(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).clone()
+                                for p in params]))
+        return step()
+
+    learner.step = record
+    learner.attach_logprobs(trajs)
+    metrics = learner.update(trajs)
+    return grads, torch.cat([p.detach().reshape(-1).clone() for p in params]), metrics
+
+
+def update_ranks(rank: int, world: int, store: str, setup: str, out: str) -> None:
+    """Every case of CASES on this rank with DataParallelLearner; rank 0 saves the results to ``out``."""
+    import copy
+
+    from credo.distributed.data_parallel import DataParallelLearner
+
+    join(rank, world, store)
+    data = torch.load(setup, weights_only=False)
+    results = [one_update(DataParallelLearner, copy.deepcopy(data["model"]), data["pad_id"],
+                          copy.deepcopy(data["trajs"]), algo, train) for algo, train in CASES]
+    if rank == 0:
+        torch.save(results, out)
+    dist.destroy_process_group()
+
+
+def train_ranks(rank: int, world: int, port: int, overrides: list[str], out: str, kill_at: int) -> None:
+    """A DataParallelTrainer run through the CLI's build_trainer: straight through in ``out/a``; killed after the
+    checkpoint of ``kill_at`` in ``out/b`` and resumed there."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from credo.config import load_config
+    from credo.train.multi import build_trainer
+
+    def cfg(run: str):
+        return load_config(None, overrides + [f"log.output_dir={out}/{run}", "train.backend=ddp"])
+
+    from credo.distributed.data_parallel import DataParallelTrainer
+
+    class Killed(Exception):
+        pass
+
+    save = DataParallelTrainer.save
+
+    def save_then_die(self):
+        path = save(self)
+        if self.step == kill_at:
+            raise Killed
+        return path
+
+    build_trainer(cfg("a")).run()
+    DataParallelTrainer.save = save_then_die
+    try:
+        build_trainer(cfg("b")).run()
+    except Killed:
+        pass
+    DataParallelTrainer.save = save
+    build_trainer(cfg("b"), resume=True).run()
+    dist.destroy_process_group()

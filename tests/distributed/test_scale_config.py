@@ -1,0 +1,69 @@
+"""Config keys of the scale-out backends and engines: each bad value is one line naming its key."""
+
+import importlib.util
+
+import pytest
+
+from credo.config import ConfigError, load_config
+
+
+@pytest.mark.parametrize("overrides,key", [
+    (["train.backend=mpi"], "train.backend"),
+    (["engine.kind=sglang"], "engine.kind"),
+    (["engine.mode=remote"], "engine.mode"),
+    (["engine.gpu_memory_utilization=0"], "engine.gpu_memory_utilization"),
+    (["engine.kind=vllm", "engine.mode=server"], "engine.url"),
+    (["engine.kind=vllm", "train.backend=ray"], "train.backend"),
+    (["algo.tis_cap=-1"], "algo.tis_cap"),
+    (["resources={learner: {num_cpus: 1}}"], "resources"),
+    (["resources={policy: {num_cpu: 1}}"], "resources"),
+    (["resources={policy: {num_gpus: -1}}"], "resources"),
+    (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "train.backend=ddp"], "train.backend"),
+    (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "engine.kind=vllm"], "engine.kind"),
+    (["train.backend=ray", "train.device=gpu"], "train.device"),
+])
+def test_bad_scale_out_values_name_their_key(overrides, key):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, overrides)
+    assert str(e.value).startswith(key) and "\n" not in str(e.value)
+
+
+def test_good_scale_out_values_load():
+    cfg = load_config(None, ["train.backend=ray", "resources={policy: {num_cpus: 2, num_gpus: 1}}",
+                             "algo.tis_cap=2", "engine.kind=vllm", "engine.mode=server",
+                             "engine.url=http://localhost:8000", "train.backend=single"])
+    assert cfg.resources == {"policy": {"num_cpus": 2, "num_gpus": 1}} and cfg.engine.url.endswith("8000")
+
+
+def test_a_ray_run_may_name_a_device_only_its_actors_have():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert load_config(None, ["train.backend=ray", "train.device=cuda"]).train.device == "cuda"
+    with pytest.raises(ConfigError, match="train.device"):
+        load_config(None, ["train.device=cuda"])
+
+
+def test_ddp_outside_torchrun_is_one_line(monkeypatch, tmp_path):
+    from credo.distributed.data_parallel import DataParallelTrainer
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(ConfigError, match="torchrun"):
+        DataParallelTrainer(load_config(None, ["train.backend=ddp", f"log.output_dir={tmp_path}"]))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
+def test_vllm_engine_without_vllm_says_how_to_install(tiny_policy):
+    from credo.engines import ENGINES
+
+    model, tok = tiny_policy
+    with pytest.raises(ImportError, match=r"credo\[vllm\]"):
+        ENGINES.get("vllm")(model, tok)
+
+
+def test_ray_placement_bundle_from_resources():
+    from credo.distributed.ray_backend import bundle
+
+    assert bundle({}, "policy") == {"CPU": 1.0}
+    assert bundle({"policy": {"num_cpus": 2, "num_gpus": 1}}, "policy") == {"CPU": 2.0, "GPU": 1.0}
