@@ -90,6 +90,7 @@ def test_kill_and_resume_with_a_full_buffer_gives_identical_metrics(extra, tmp_p
     (["algo.scheduler=cbs", "cbs.buffer_rounds=4"], "cbs.buffer_rounds: 4; must be 1 with cbs.mode=intra"),
     (["algo.scheduler=cbs", "cbs.keep_frac=0"], "cbs.keep_frac: 0.0; must be in (0, 1]"),
     (["algo.scheduler=cbs", "cbs.explore=ucb"], "cbs.explore: 'ucb'; one of"),
+    (["algo.scheduler=cbs", "train.backend=ddp"], "train.backend: 'ddp'; rollout scheduling (algo.scheduler) runs"),
     (["algo.scheduler=random"], "algo.scheduler: 'random'; rollout scheduling runs in"),  # on a multi-agent recipe
 ])
 def test_bad_scheduler_settings_are_one_line_errors(overrides, message):

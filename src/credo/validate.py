@@ -283,6 +283,8 @@ def _validate_cbs(cfg: Config, c: _Checker) -> None:
     if cfg.algo.scheduler:
         c.check("algo.scheduler", lambda _: not cfg.multi.workflow,
                 f"rollout scheduling runs in the single-policy trainer only (multi.workflow={cfg.multi.workflow!r})")
+        c.check("train.backend", lambda v: v == "single", "rollout scheduling (algo.scheduler) runs with "
+                "train.backend=single (its buffer and scorer are not shared across processes)")
     c.choice("cbs.mode", MODES)
     c.within("cbs.keep_frac", 0, 1, lo_open=True)
     c.ge("cbs.top_k", 0)
