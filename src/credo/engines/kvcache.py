@@ -88,7 +88,7 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
 
 
 class SharedPrefixDecoder:
-    """Slots on a grid [groups, C]: slot (g, c) is one sample of prompt ``grp[g]``; ``slot_row`` maps slots to
+    """Slots on a grid [groups, C]: row g of the grid holds samples of one prompt; ``slot_row`` maps slots to
     original rows (-1 once finished). Prompt K/V per layer: [groups, Hkv, L, d]; sample K/V: [groups, C, Hkv,
     max_new_tokens, d], written in place."""
 
@@ -104,7 +104,6 @@ class SharedPrefixDecoder:
         self.vp = [layer.values for layer in cache.layers]
         dev, p = ids.device, ids.shape[0]
         self.groups, self.c, self.cap = p, n, max(1, max_new_tokens)
-        self.grp = torch.arange(p, device=dev)
         self.slot_row = torch.arange(p * n, device=dev)
         self.pos = mask.sum(-1).repeat_interleave(n)  # next position id per slot
         self.pad = mask == 0  # [groups, L]
@@ -150,7 +149,7 @@ class SharedPrefixDecoder:
                 self.ks[i] = flat[idx].view(keep.numel(), c, *flat.shape[1:])
                 flat = self.vs[i].flatten(0, 1)
                 self.vs[i] = flat[idx].view(keep.numel(), c, *flat.shape[1:])
-        self.grp, self.pad = self.grp[keep], self.pad[keep]
+        self.pad = self.pad[keep]
         self.bias = None if self.bias is None else self.bias[keep]
         self.groups, self.c = keep.numel(), c
         return idx
