@@ -200,6 +200,18 @@ def sft_weights(recipe_cfg, threads: int) -> Path:
     return out
 
 
+def longer_context(model_dir: Path, positions: int) -> Path:
+    """A copy of ``model_dir`` whose config allows ``positions`` tokens (the embedded model is built for 256; rotary
+    positions extrapolate, and w2 needs prompt ~78 + 256 new tokens)."""
+    out = model_dir.with_name(f"{model_dir.name}-ctx{positions}")
+    if not (out / "config.json").is_file():
+        shutil.copytree(model_dir, out, dirs_exist_ok=True)
+        cfg = json.loads((out / "config.json").read_text())
+        cfg["max_position_embeddings"] = positions
+        (out / "config.json").write_text(json.dumps(cfg, indent=2))
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- the two systems
 def build_credo(args, model_path: str, total_steps: int):
     from credo.config import load_config
@@ -444,6 +456,8 @@ def main(argv=None) -> int:
     total = args.warmup + args.steps
     if wl["sft"]:
         model_path = str(sft_weights(recipe, args.threads))
+        if args.workload == "w2":
+            model_path = str(longer_context(Path(model_path), 512))
     else:
         from credo.models import resolve_model_dir
 
