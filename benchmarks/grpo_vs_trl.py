@@ -34,11 +34,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
-RECIPE = ROOT / "src" / "credo" / "recipes" / "grpo.yaml"
+RECIPES = ROOT / "src" / "credo" / "recipes"
+# Workloads (benchmarks/README.md): w1 the CPU anchor (completions of ~4 tokens); w2 the same model, 256 new tokens
+# with EOS suppressed in both systems; w3 SmolLM2-135M-Instruct on ASDiv through the chat template.
+WORKLOADS = {
+    "w1": {"recipe": "grpo.yaml", "sft": True, "min_new_tokens": 0, "overrides": []},
+    "w2": {"recipe": "grpo.yaml", "sft": True, "min_new_tokens": 256, "overrides": ["sampling.max_new_tokens=256"]},
+    "w3": {"recipe": "smollm2_grpo.yaml", "sft": False, "min_new_tokens": 0,
+           "overrides": ["train.prompts_per_step=4", "sampling.max_new_tokens=128"]},
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--workload", choices=sorted(WORKLOADS), default="w1", help="w1 anchor | w2 long | w3 SmolLM2")
     p.add_argument("--steps", type=int, default=12, help="timed steps per system (after warm-up)")
     p.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps per system")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads for both systems")
@@ -48,8 +57,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sft-steps", type=int, default=None, help="SFT warm-start steps (default: the recipe's)")
     p.add_argument("--check", action="store_true", help="first check loss/gradient equality on one batch")
     p.add_argument("--profile", type=int, default=0, help="profile this many credo steps instead of benchmarking")
-    p.add_argument("--json", type=Path, default=OUT / "grpo_vs_trl.json", help="where to write the raw results")
-    return p.parse_args(argv)
+    p.add_argument("--json", type=Path, default=None, help="raw results (default benchmarks/out/grpo_vs_trl_<w>.json)")
+    args = p.parse_args(argv)
+    args.json = args.json or OUT / f"grpo_vs_trl_{args.workload}.json"
+    return args
 
 
 # ----------------------------------------------------------------------------------------------- machine & FLOPs
@@ -83,6 +94,58 @@ def load_avg() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+class PeakRSS:
+    """Peak resident memory per label, sampled every 5 ms by a thread: ``with rss("credo"): ...``. Both systems live
+    in one process, so each peak includes the other's resident weights; ``base`` is the RSS before the timed steps.
+    glibc's free lists are trimmed before each labelled block, so one system's freed heap is not charged to the
+    other."""
+
+    def __init__(self):
+        import ctypes
+        import threading
+
+        try:
+            self.trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except OSError:
+            self.trim = lambda _: None
+        self.peak: dict[str, int] = {}
+        self.label: str | None = None
+        self.base = self.now()
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    @staticmethod
+    def now() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def loop(self) -> None:
+        while True:
+            if self.label:
+                self.peak[self.label] = max(self.peak.get(self.label, 0), self.now())
+            time.sleep(0.005)
+
+    def start(self, label: str) -> None:
+        self.trim(0)
+        self.label = label
+
+    def stop(self) -> None:
+        if self.label:
+            self.peak[self.label] = max(self.peak.get(self.label, 0), self.now())
+        self.label = None
+
+
+def suppress_eos(model, eos_id: int) -> None:
+    """EOS logit -> -inf in every no-grad forward (sampling; the training forward keeps the full distribution): how
+    credo's engine gets the effect of TRL's ``min_new_tokens`` in the w2 workload."""
+    import torch
+
+    def hook(_module, _inputs, out):
+        if torch.is_grad_enabled():
+            return out
+        return out.index_fill(-1, torch.tensor([eos_id], device=out.device), float("-inf"))
+
+    model.get_output_embeddings().register_forward_hook(hook)
 
 
 def machine() -> str:
@@ -137,8 +200,20 @@ def sft_weights(recipe_cfg, threads: int) -> Path:
     return out
 
 
+def longer_context(model_dir: Path, positions: int) -> Path:
+    """A copy of ``model_dir`` whose config allows ``positions`` tokens (the embedded model is built for 256; rotary
+    positions extrapolate, and w2 needs prompt ~78 + 256 new tokens)."""
+    out = model_dir.with_name(f"{model_dir.name}-ctx{positions}")
+    if not (out / "config.json").is_file():
+        shutil.copytree(model_dir, out, dirs_exist_ok=True)
+        cfg = json.loads((out / "config.json").read_text())
+        cfg["max_position_embeddings"] = positions
+        (out / "config.json").write_text(json.dumps(cfg, indent=2))
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- the two systems
-def build_credo(args, sft_dir: Path, total_steps: int):
+def build_credo(args, model_path: str, total_steps: int):
     from credo.config import load_config
     from credo.train.rl import RLTrainer
 
@@ -151,38 +226,45 @@ def build_credo(args, sft_dir: Path, total_steps: int):
         "log.report=false",
         "eval.every=0",
         f"log.output_dir={run_dir}",
-        f"model.path={sft_dir}",
+        f"model.path={model_path}",
         f"train.threads={args.threads}",
         f"train.steps={total_steps}",
         f"train.seed={args.seed}",
         "sampling.stop=[]",  # TRL's transformers generate stops on EOS / length only
         "algo.std_eps=1.0e-4",  # TRL: (r - mean) / (std + 1e-4); credo: (r - mean) / (std + std_eps)
         "algo.loss_agg=token_mean",  # TRL loss_type="dapo" (the grpo recipe aggregates per sequence)
+        *WORKLOADS[args.workload]["overrides"],
     ]
     if args.lr is not None:
         overrides.append(f"train.lr={args.lr}")
-    cfg = load_config(RECIPE, overrides)
+    cfg = load_config(RECIPES / WORKLOADS[args.workload]["recipe"], overrides)
     trainer = RLTrainer(cfg)
-    # The workload's reward: 1.0 iff the text after the last "Answer:" (stripped, first line) equals the gold answer.
-    # (reasoning-gym's chain_sum scorer would also give partial credit, e.g. 0.67 for "142" when the answer is "42".)
-    # Both systems score through this same verifier.
-    trainer.task._score = lambda row, extracted: float(extracted == str(row["answer"]))
+    if cfg.task.kind == "reasoning_gym":
+        # The workload's reward: 1.0 iff the text after the last "Answer:" (stripped, first line) equals the gold
+        # answer (reasoning-gym's chain_sum scorer would also give partial credit, e.g. 0.67 for "142" vs "42").
+        # Both systems score through this same verifier (w3: the math task's own verifier, in both).
+        trainer.task._score = lambda row, extracted: float(extracted == str(row["answer"]))
+    if WORKLOADS[args.workload]["min_new_tokens"]:
+        suppress_eos(trainer.model, trainer.tok.eos_token_id)
     return cfg, trainer
 
 
-def build_trl(args, cfg, sft_dir: Path, task, rows: list[dict], order: list[int], total_steps: int, record: dict):
+def build_trl(args, cfg, model_dir: Path, task, rows: list[dict], order: list[int], total_steps: int, record: dict):
     """A GRPOTrainer on the same weights, prompts (in credo's cursor order), verifier and hyper-parameters."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    model = AutoModelForCausalLM.from_pretrained(sft_dir, dtype=torch.float32)
-    tok = AutoTokenizer.from_pretrained(sft_dir)
-    data = Dataset.from_list([{"prompt": task.prompt(rows[i]), "row_idx": i} for i in order])
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    chat = cfg.model.chat_template and getattr(tok, "chat_template", None)
+    data = Dataset.from_list([{"prompt": [{"role": "user", "content": task.prompt(rows[i])}] if chat else
+                               task.prompt(rows[i]), "row_idx": i} for i in order])
 
     def reward(prompts, completions, completion_ids, row_idx, **_):
-        scores = [float(task.verify(rows[i], c).score) for i, c in zip(row_idx, completions)]
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        scores = [float(task.verify(rows[i], c).score) for i, c in zip(row_idx, texts)]
         record["reward"].append(sum(scores) / len(scores))
         record["gen_tokens"].append(sum(len(c) for c in completion_ids))
         record["rows"].append(list(row_idx[:: cfg.sampling.n]))
@@ -227,6 +309,7 @@ def build_trl(args, cfg, sft_dir: Path, task, rows: list[dict], order: list[int]
         disable_tqdm=True,
         dataloader_num_workers=0,
         log_completions=False,
+        generation_kwargs={"min_new_tokens": m} if (m := WORKLOADS[args.workload]["min_new_tokens"]) else None,
     )
     trainer = GRPOTrainer(model=model, reward_funcs=reward, args=targs, train_dataset=data, processing_class=tok)
     return trainer
@@ -327,7 +410,7 @@ def summary(xs: list[float]) -> tuple[float, float]:
     return (min(xs), statistics.median(xs)) if xs else (float("nan"), float("nan"))
 
 
-def plot(credo_rewards: list[float], trl_rewards: list[float], warmup: int, path: Path) -> None:
+def plot(credo_rewards: list[float], trl_rewards: list[float], warmup: int, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -339,8 +422,8 @@ def plot(credo_rewards: list[float], trl_rewards: list[float], warmup: int, path
     if warmup:
         ax.axvline(warmup + 0.5, color="grey", ls=":", lw=1)
     ax.set_xlabel("RL step (same prompts per step for both)")
-    ax.set_ylabel("mean reward of the 64 samples")
-    ax.set_title("GRPO on chain_sum, embedded tiny Llama (SFT-warmed), same prompts per step")
+    ax.set_ylabel("mean reward of the step's samples")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -367,12 +450,20 @@ def main(argv=None) -> int:
 
     print(f", transformers {transformers.__version__}, trl {trl.__version__}")
 
-    recipe = load_config(
-        RECIPE, [f"train.seed={args.seed}"] + ([f"sft.steps={args.sft_steps}"] if args.sft_steps else [])
-    )
-    sft_dir = sft_weights(recipe, args.threads)
+    wl = WORKLOADS[args.workload]
+    sft_over = [f"sft.steps={args.sft_steps}"] if args.sft_steps else []
+    recipe = load_config(RECIPES / wl["recipe"], [f"train.seed={args.seed}", *sft_over])
     total = args.warmup + args.steps
-    cfg, credo = build_credo(args, sft_dir, total)
+    if wl["sft"]:
+        model_path = str(sft_weights(recipe, args.threads))
+        if args.workload == "w2":
+            model_path = str(longer_context(Path(model_path), 512))
+    else:
+        from credo.models import resolve_model_dir
+
+        model_path = str(resolve_model_dir(recipe.model))
+    cfg, credo = build_credo(args, model_path, total)
+    print(f"workload {args.workload}: {json.dumps(wl)}")
     torch.set_num_threads(args.threads)
     if args.profile:
         profile_credo(credo, args.profile)
@@ -381,8 +472,10 @@ def main(argv=None) -> int:
     rows = credo.train_rows
     n_prompts = cfg.train.prompts_per_step
     order = DataCursor(len(rows), cfg.train.seed).take(n_prompts * total)  # credo's prompt order, step by step
-    trl_rec: dict[str, list] = {"reward": [], "gen_tokens": [], "rows": [], "t_step": [], "t_gen": []}
-    trl_trainer = build_trl(args, cfg, sft_dir, credo.task, rows, order, total, trl_rec)
+    trl_rec: dict[str, list] = {"reward": [], "gen_tokens": [], "rows": [], "t_step": [], "t_gen": [], "t_gen_only": []}
+    trl_trainer = build_trl(args, cfg, Path(model_path), credo.task, rows, order, total, trl_rec)
+    if trl_trainer.eos_token_ids != credo.engine.eos_ids and sorted(trl_trainer.eos_token_ids) != credo.engine.eos_ids:
+        print(f"note: EOS ids differ: TRL {trl_trainer.eos_token_ids}, credo {credo.engine.eos_ids}")
     torch.set_num_threads(args.threads)
 
     N = matmul_params(credo.model)
@@ -395,7 +488,11 @@ def main(argv=None) -> int:
     if check:
         print("same-update check on one credo batch:", json.dumps(check))
 
-    prompt_tok = {i: len(credo.tok(credo.task.prompt(rows[i]))["input_ids"]) for i in set(order)}
+    from credo.models import encode_prompt
+
+    prompt_tok = {i: len(encode_prompt(credo.tok, credo.task.prompt(rows[i]), cfg.model.chat_template))
+                  for i in set(order)}
+    rss = PeakRSS()
     credo_rec: dict[str, list] = {"reward": [], "gen_tokens": [], "rows": [], "t_step": [], "phases": []}
     score, rid = credo.score, {id(r): i for i, r in enumerate(rows)}
 
@@ -410,9 +507,11 @@ def main(argv=None) -> int:
             if len(credo_rec["t_step"]) >= total:
                 return
             assert torch.get_num_threads() == args.threads
+            rss.start("credo")
             t0 = time.perf_counter()
             m = credo.train_step()
             credo_rec["t_step"].append(time.perf_counter() - t0)
+            rss.stop()
             credo_rec["reward"].append(m["reward/mean"])
             credo_rec["gen_tokens"].append(m["perf/generated_tokens"])
             credo_rec["phases"].append({k: v for k, v in m.items() if k.startswith("timing/")})
@@ -426,15 +525,26 @@ def main(argv=None) -> int:
         return out
 
     trl_trainer._generate_and_score_completions = timed_gen
+    single = trl_trainer._generate_single_turn  # transformers generate alone (no reward / advantages)
+
+    def timed_single(*a, **kw):
+        t0 = time.perf_counter()
+        out = single(*a, **kw)
+        trl_rec["t_gen_only"].append(time.perf_counter() - t0)
+        return out
+
+    trl_trainer._generate_single_turn = timed_single
     from transformers import TrainerCallback
 
     class Interleave(TrainerCallback):
         def on_step_begin(self, *_, **__):
             assert torch.get_num_threads() == args.threads
+            rss.start("trl")
             self.t0 = time.perf_counter()
 
         def on_step_end(self, *_, **__):
             trl_rec["t_step"].append(time.perf_counter() - self.t0)
+            rss.stop()
             done = len(trl_rec["t_step"])
             if done <= args.warmup:  # warm-up: one credo step after each TRL step
                 credo_block(1)
@@ -453,6 +563,7 @@ def main(argv=None) -> int:
     w = args.warmup
     same_prompts = credo_rec["rows"] == trl_rec["rows"]
     res: dict = {
+        "workload": args.workload,
         "machine": machine(),
         "threads": args.threads,
         "load_avg_before_after": load_after,
@@ -463,6 +574,8 @@ def main(argv=None) -> int:
         "block": args.block,
         "same_prompts": same_prompts,
         "check": check,
+        "rss_base_mb": rss.base / 2**20,
+        "rss_peak_mb": {k: v / 2**20 for k, v in rss.peak.items()},
     }
     for name, rec in (("credo", credo_rec), ("trl", trl_rec)):
         t = rec["t_step"][w:]
@@ -487,8 +600,13 @@ def main(argv=None) -> int:
     tg = trl_rec["t_gen"][w:]
     res["trl"]["phases_median"] = {
         "timing/generate+reward+adv": statistics.median(tg),
+        "timing/generate": statistics.median(trl_rec["t_gen_only"][w:]),
         "timing/train(loss+bwd+opt)": statistics.median([a - b for a, b in zip(trl_rec["t_step"][w:], tg)]),
     }
+    gen_s = {"credo": [p["timing/generate"] for p in ph], "trl": trl_rec["t_gen_only"][w:]}
+    for name in ("credo", "trl"):
+        toks = res[name]["completion_tokens"]
+        res[name]["gen_tokens_per_s_median"] = statistics.median(c / s for c, s in zip(toks, gen_s[name]))
     res["ratio_min"] = res["credo"]["min"] / res["trl"]["min"]
     res["ratio_median"] = res["credo"]["median"] / res["trl"]["median"]
     # per-step paired ratio (credo step i vs TRL step i, measured within a few seconds of each other)
@@ -505,6 +623,10 @@ def main(argv=None) -> int:
     print(f"{'s/step min':22s}{c['min']:10.3f}{t['min']:10.3f}")
     print(f"{'s/step median':22s}{c['median']:10.3f}{t['median']:10.3f}")
     print(f"{'MFU (median step)':22s}{c['mfu_median']:10.1%}{t['mfu_median']:10.1%}")
+    print(f"{'gen tokens/s (median)':22s}{c['gen_tokens_per_s_median']:10.0f}{t['gen_tokens_per_s_median']:10.0f}")
+    pk = res["rss_peak_mb"]
+    print(f"{'peak RSS MB in steps':22s}{pk.get('credo', 0):10.0f}{pk.get('trl', 0):10.0f}"
+          f"   (process RSS before the timed steps {res['rss_base_mb']:.0f} MB, both models loaded)")
     print(
         f"{'completion tok/step':22s}{statistics.mean(c['completion_tokens']):10.1f}"
         f"{statistics.mean(t['completion_tokens']):10.1f}"
@@ -522,10 +644,13 @@ def main(argv=None) -> int:
         "MFU = 8 N (distinct prompt tokens + completion tokens) / step time / measured matmul peak "
         "(2N per token generated/prefilled once, 6N per token trained; attention excluded)"
     )
-    plot(c["reward"], t["reward"], w, OUT / "grpo_vs_trl_reward.png")
+    title = {"w1": "GRPO on chain_sum, embedded tiny Llama (SFT-warmed)", "w2": "w2: 256 new tokens, embedded model",
+             "w3": "w3: SmolLM2-135M-Instruct on ASDiv"}[args.workload]
+    png = OUT / ("grpo_vs_trl_reward.png" if args.workload == "w1" else f"grpo_vs_trl_reward_{args.workload}.png")
+    plot(c["reward"], t["reward"], w, png, title + ", same prompts per step")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=1))
-    print(f"wrote {OUT / 'grpo_vs_trl_reward.png'} and {args.json}")
+    print(f"wrote {png} and {args.json}")
     return 0
 
 

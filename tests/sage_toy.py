@@ -51,7 +51,7 @@ class ToyTokenizer:
 
 def patch_prefill(monkeypatch) -> None:
     """The engines build a ``DynamicCache``, which needs a real model config: give them a ToyCache instead."""
-    import credo.engines.hf as hf
+    import credo.engines.kvcache as kvcache
     import credo.engines.stepwise as stepwise
     import credo.models.forward as forward
 
@@ -60,5 +60,5 @@ def patch_prefill(monkeypatch) -> None:
         return out.logits[:, -1, :], out.past_key_values
 
     monkeypatch.setattr(stepwise, "prefill", prefill)
-    monkeypatch.setattr(hf, "prefill", prefill)
+    monkeypatch.setattr(kvcache, "prefill", prefill)
     monkeypatch.setattr(forward, "prefill", prefill)

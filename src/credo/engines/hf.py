@@ -1,7 +1,9 @@
 """The default engine: batched sampling on a Hugging Face causal LM with a KV cache.
 
-Each distinct prompt is prefilled once (left-padded batch) and its cache is repeated for the n samples; decoding
-stops per row on EOS or a stop string, and finished rows are dropped from the batch so they cost no more FLOPs.
+Each distinct prompt is prefilled once (left-padded batch) and its n samples decode on top of its cache; decoding
+stops per row on EOS or a stop string. The model-side state is a decoder from :mod:`credo.engines.kvcache` (the
+fast shared-prefix path for Llama-like models, the ``DynamicCache`` reference path otherwise); sampling only ever
+draws for the live rows, in row order, so both paths consume the random stream alike.
 Rollout log-probs are those of the sampled tokens under softmax(logits / temperature), the distribution the
 training forward uses; top-k / top-p only restrict which tokens can be drawn.
 """
@@ -13,8 +15,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from credo.config import SamplingConfig
 from credo.engines import ENGINES
+from credo.engines.kvcache import make_decoder
 from credo.models.device import autocast, model_device
-from credo.models.forward import left_pad, prefill
+from credo.models.forward import left_pad
 from credo.models.lora import activate
 from credo.trajectory import Trajectory
 
@@ -37,7 +40,11 @@ class HFEngine:
     ``adapter`` names the LoRA adapter activated before generating (agents sharing one base model).
     ``logits_processors``: callables ``(input_ids [B, L], logits [B, V]) -> logits`` applied in order to each step's
     next-token logits before temperature and filtering (e.g. ARM guidance, ``credo.arm.build_processor``);
-    ``input_ids`` are the left-padded prompts plus the tokens generated so far, of the rows still running."""
+    ``input_ids`` are the left-padded prompts plus the tokens generated so far, of the rows still running.
+    ``fast_decode``: decode Llama-like models with :class:`credo.engines.kvcache.SharedPrefixDecoder` (static
+    cache, shared-prefix attention); False forces the reference ``DynamicCache`` path."""
+
+    fast_decode = True
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, mixed_precision: str = "no",
                  adapter: str | None = None, logits_processors: list | None = None, config=None):
@@ -74,25 +81,26 @@ class HFEngine:
 
     def _generate(self, prompts, n, sampling, version, greedy, dev):
         ids, mask = left_pad(prompts, self.pad_id, dev)
-        logits, cache = prefill(self.model, ids, mask)
+        max_new = sampling.max_new_tokens
+        dec = make_decoder(self.model, ids, mask, n, max_new, fast=self.fast_decode)
         rows = ids.shape[0] * n
-        rep = torch.arange(ids.shape[0], device=dev).repeat_interleave(n)
-        cache.batch_repeat_interleave(n)
-        logits, mask = logits[rep], mask[rep]
-        pos = mask.sum(-1, keepdim=True)  # next position id per row
         eos_ids = torch.tensor(self.eos_ids, dtype=torch.long, device=dev)
-        active = torch.arange(rows, device=dev)  # original row index of each live cache row
-        out_tok: list[list[int]] = [[] for _ in range(rows)]
-        out_lp: list[list[float]] = [[] for _ in range(rows)]
+        out_tok = torch.zeros((rows, max_new), dtype=torch.long, device=dev)
+        out_lp = torch.zeros((rows, max_new), dtype=torch.float32, device=dev)
+        length = torch.zeros(rows, dtype=torch.long, device=dev)
+        stopped = torch.zeros(rows, dtype=torch.bool, device=dev)
         texts = [""] * rows
-        finish = ["length"] * rows
         stops = [s for s in sampling.stop if s]
         longest = max(map(len, stops), default=0)
         temp = max(sampling.temperature, 1e-5)
-        seq = ids[rep] if self.logits_processors else None  # prompts + generated tokens of the live rows
-        for step in range(sampling.max_new_tokens):
-            for proc in self.logits_processors:
-                logits = proc(seq, logits)
+        logits = dec.logits
+        prompt_rows = ids.repeat_interleave(n, 0) if self.logits_processors else None
+        for step in range(max_new):
+            active = dec.rows  # original row index of each live row, ascending
+            if prompt_rows is not None:  # prompts + generated tokens of the live rows
+                seq = torch.cat([prompt_rows, out_tok[:, :step]], dim=1)[active]
+                for proc in self.logits_processors:
+                    logits = proc(seq, logits)
             scaled = logits.float() / temp
             logp = torch.log_softmax(scaled, dim=-1)
             if greedy:
@@ -101,45 +109,30 @@ class HFEngine:
                 probs = torch.softmax(_filter_logits(scaled, sampling.top_k, sampling.top_p), dim=-1)
                 tok = torch.multinomial(probs, 1).squeeze(-1)
             lp = logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)
+            out_tok[active, step], out_lp[active, step], length[active] = tok, lp, step + 1
             done = torch.isin(tok, eos_ids)
-            done_list = done.tolist()
-            for j, (r, t, lp_j) in enumerate(zip(active.tolist(), tok.tolist(), lp.tolist())):
-                out_tok[r].append(t)
-                out_lp[r].append(lp_j)
-                if done_list[j]:
-                    finish[r] = "stop"
-                elif stops:
-                    piece = self._text(t)
-                    texts[r] += piece
-                    tail = texts[r][-(longest + len(piece)):]
-                    if any(s in tail for s in stops):
-                        done_list[j] = True
-                        finish[r] = "stop"
-            done = torch.tensor(done_list, device=dev)
-            if step == sampling.max_new_tokens - 1:
+            if stops:  # stop strings need the text: per live row, only when stop strings are set
+                done_list = done.tolist()
+                for j, (r, t) in enumerate(zip(active.tolist(), tok.tolist())):
+                    if not done_list[j]:
+                        piece = self._text(t)
+                        texts[r] += piece
+                        done_list[j] = any(s in texts[r][-(longest + len(piece)):] for s in stops)
+                done = torch.tensor(done_list, device=dev)
+            stopped[active] = done
+            if step == max_new - 1 or bool(done.all()):
                 break
-            keep = (~done).nonzero().squeeze(-1)
-            if keep.numel() == 0:
-                break
-            if seq is not None:
-                seq = torch.cat([seq, tok.unsqueeze(-1)], dim=1)
-            if keep.numel() < active.numel():
-                cache.batch_select_indices(keep)
-                active, tok, mask, pos = active[keep], tok[keep], mask[keep], pos[keep]
-                seq = seq[keep] if seq is not None else None
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            out = self.model(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=pos,
-                             cache=cache, use_cache=True)
-            cache, logits, pos = out.past_key_values, out.logits[:, -1, :], pos + 1
+            logits = dec.step(tok, done)
+        out_tok, out_lp, lens, stopped = out_tok.cpu(), out_lp.cpu(), length.tolist(), stopped.tolist()
         trajs = []
         for r in range(rows):
             p = prompts[r // n]
-            resp = torch.tensor(out_tok[r], dtype=torch.long, device="cpu")
+            resp = out_tok[r, : lens[r]].clone()
             trajs.append(Trajectory(
                 prompt_ids=torch.as_tensor(p, dtype=torch.long, device="cpu"), response_ids=resp,
-                logprobs=torch.tensor(out_lp[r], dtype=torch.float32, device="cpu"),
+                logprobs=out_lp[r, : lens[r]].clone(),
                 loss_mask=torch.ones(len(resp), dtype=torch.float32, device="cpu"),
                 versions=torch.full((len(resp),), version, dtype=torch.long, device="cpu"),
                 response_text=self.tok.decode(resp, skip_special_tokens=True),
-                group_id=r // n, finish_reason=finish[r]))
+                group_id=r // n, finish_reason="stop" if stopped[r] else "length"))
         return trajs
