@@ -70,7 +70,7 @@ def main() -> None:
 
 
 ARM_NAMES = {"cbs": "CBS-intra (paper label)", "exact": "CBS-intra, exact ΔJ_probe label", "oracle": "oracle-50%",
-             "random": "random-50%", "max_abs_adv": "max-|Â|-50%"}
+             "random": "random-50%", "max_abs_adv": "max-\\|Â\\|-50%"}
 
 
 def mean_se(xs) -> str:
