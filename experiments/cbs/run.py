@@ -266,17 +266,40 @@ def stage_grpo(seed: int, extra: list[str]) -> dict:
             "half_probe": probes_at, "seconds": time.time() - t0}
 
 
-def stage_cbs(seed: int, extra: list[str]) -> dict:
-    trainer = trainer_for("cbs", seed, ["algo.scheduler=cbs", "cbs.mode=intra", "cbs.keep_frac=0.5",
-                                        "cbs.warmup_rounds=5", *extra])
+ARMS = {"cbs": ["algo.scheduler=cbs"], "exact": ["algo.scheduler=cbs"], "random": ["algo.scheduler=random"],
+        "max_abs_adv": ["algo.scheduler=max_abs_adv"], "oracle": ["algo.scheduler=random"]}
+
+
+def stage_cbs(seed: int, extra: list[str], arm: str = "cbs") -> dict:
+    """Intra-group 50% selection from the SFT start; ``arm`` picks the scores: ``cbs`` (the paper's label), ``exact``
+    (CBS with the label replaced by the exact ΔJ_probe of the step its selection trained), ``random``,
+    ``max_abs_adv``, ``oracle`` (the top half of each group by the true first-order gain g_i, every step)."""
+    trainer = trainer_for(arm, seed, [*ARMS[arm], "cbs.mode=intra", "cbs.keep_frac=0.5",
+                                       "cbs.warmup_rounds=5", *extra])
     probes, acc_rows = held_out(trainer)
     sel, select = trainer.selector, trainer.selector.select
-    mech = []
+    mech, exact_labels = [], []
+    j_prev: list[float] = []
+
+    if arm == "exact":  # the label of the selection at t − 1: J_probe(θ_t) − J_probe(θ_{t−1}), no entropy term
+        observe = sel.scheduler.observe
+
+        def observe_exact(x, gain, gen):
+            exact_labels.append({"paper_label": gain, "exact_label": j_prev[-1] - j_prev[-2]})
+            return observe(x, j_prev[-1] - j_prev[-2], gen)
+        sel.scheduler.observe = observe_exact
+    if arm == "oracle":
+        def score_oracle(x, entries, gen):
+            g, _ = first_order_gains(trainer.model, trainer.tok, trainer.task, probes, [e.traj for e in entries])
+            return torch.tensor(g, dtype=torch.float64, device="cpu"), None, None
+        sel.scheduler.score = score_oracle
 
     def select_and_measure(fresh, step, learner):
+        if arm == "exact":
+            j_prev.append(probe_j(trainer.model, trainer.tok, trainer.task, probes))
         out = select(fresh, step, learner)
         last = sel.last
-        if not last["warmup"] and step % 10 == 0:
+        if not last["warmup"] and step % 10 == 0 and step >= 10:
             entries, scores, chosen = last["entries"], last["scores"].tolist(), set(last["chosen"].tolist())
             trajs = [e.traj for e in entries]
             g, _ = first_order_gains(trainer.model, trainer.tok, trainer.task, probes, trajs)
@@ -305,13 +328,14 @@ def stage_cbs(seed: int, extra: list[str]) -> dict:
     for _ in range(trainer.cfg.train.steps):
         m = trainer.train_step()
         metrics.append({k: v for k, v in m.items() if k.startswith("cbs/") and "chosen_frac" not in k})
-    return {"sampled_acc_start": acc0, "sampled_acc_end": sampled_accuracy(trainer, acc_rows), "mechanism": mech,
-            "cbs_metrics": metrics, "seconds": time.time() - t0}
+    return {"arm": arm, "sampled_acc_start": acc0, "sampled_acc_end": sampled_accuracy(trainer, acc_rows),
+            "mechanism": mech, "cbs_metrics": metrics, "exact_labels": exact_labels, "seconds": time.time() - t0}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("stage", choices=["sft", "grpo", "cbs"])
+    ap.add_argument("--arm", choices=list(ARMS), default="cbs", help="cbs stage: which scores select the half")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--tag", default="")
@@ -325,9 +349,10 @@ def main() -> None:
     elif a.stage == "grpo":
         res = stage_grpo(a.seed, extra)
     else:
-        res = stage_cbs(a.seed, extra)
+        res = stage_cbs(a.seed, extra, a.arm)
     res["args"] = vars(a)
-    path = OUT / f"{a.stage}{a.tag}_seed{a.seed}.json"
+    name = a.stage if a.stage != "cbs" or a.arm == "cbs" else a.arm
+    path = OUT / f"{name}{a.tag}_seed{a.seed}.json"
     path.write_text(json.dumps(res, indent=1))
     print("wrote", path)
 

@@ -69,6 +69,70 @@ def main() -> None:
         print(f"| mean ± SE | | | {statistics.fmean(diffs):+.3f} ± {se:.3f} |")
 
 
+ARM_NAMES = {"cbs": "CBS-intra (paper label)", "exact": "CBS-intra, exact ΔJ_probe label", "oracle": "oracle-50%",
+             "random": "random-50%", "max_abs_adv": "max-\\|Â\\|-50%"}
+
+
+def mean_se(xs) -> str:
+    xs = [x for x in xs if not math.isnan(x)]
+    if not xs:
+        return "—"
+    if len(xs) == 1:
+        return f"{xs[0]:+.3f} (n=1)"
+    return f"{statistics.fmean(xs):+.3f} ± {statistics.stdev(xs) / math.sqrt(len(xs)):.3f} (n={len(xs)})"
+
+
+def share(m: list[dict]) -> float:
+    return mean([(x["sum_g_chosen"] - x["sum_g_random_expected"]) / (x["sum_g_oracle"] - x["sum_g_random_expected"])
+                 for x in m if x["sum_g_oracle"] - x["sum_g_random_expected"] > 0])
+
+
+def arms() -> None:
+    """Every selection arm next to full GRPO: mechanism on the probe steps, end accuracy, paired differences."""
+    grpo = {s: r["curve"][-1]["sampled_acc"] for s, r in load("grpo").items()}
+    runs = {a: load(a) for a in ARM_NAMES}
+    print("| arm | seeds | Spearman(score, g) | within-group Spearman(score, g) | regret share | AUROC TP vs FP |")
+    print("|---|---|---|---|---|---|")
+    for a, name in ARM_NAMES.items():
+        rs = runs[a]
+        if not rs:
+            continue
+        col = {k: [mean([x[k] for x in r["mechanism"]]) for r in rs.values()]
+               for k in ("spearman_score_g", "within_group_spearman_score_g", "auroc_tp_vs_fp")}
+        shares = [share(r["mechanism"]) for r in rs.values()]
+        print(f"| {name} | {','.join(map(str, rs))} | {mean_se(col['spearman_score_g'])} "
+              f"| {mean_se(col['within_group_spearman_score_g'])} | {mean_se(shares)} "
+              f"| {mean_se(col['auroc_tp_vs_fp'])} |")
+    print()
+    present = [a for a in ARM_NAMES if runs[a]]
+    print("| seed | full GRPO | " + " | ".join(ARM_NAMES[a] for a in present) + " |")
+    print("|---|---|" + "---|" * len(present))
+    for s in sorted(set(grpo) | {s for a in present for s in runs[a]}):
+        cells = [f"{runs[a][s]['sampled_acc_end']:.3f}" if s in runs[a] else "—" for a in present]
+        print(f"| {s} | {grpo[s]:.3f} | " + " | ".join(cells) + " |" if s in grpo else
+              f"| {s} | — | " + " | ".join(cells) + " |")
+    rand = {s: r["sampled_acc_end"] for s, r in runs["random"].items()}
+    for ref_name, ref in [("full GRPO", grpo), ("random-50%", rand)]:
+        diffs = [mean_se([runs[a][s]["sampled_acc_end"] - ref[s] for s in runs[a] if s in ref]) for a in present]
+        print(f"| − {ref_name} (paired) | | " + " | ".join(diffs) + " |")
+    ex = runs["exact"]
+    if ex:
+        print()
+        print("| seed (exact arm) | rounds | corr(paper label, exact ΔJ label) | sd paper label | sd exact label |")
+        print("|---|---|---|---|---|")
+        for s, r in ex.items():
+            pl = [x["paper_label"] for x in r["exact_labels"]]
+            el = [x["exact_label"] for x in r["exact_labels"]]
+            print(f"| {s} | {len(pl)} | {pearson(pl, el):+.2f} | {statistics.stdev(pl):.4f} "
+                  f"| {statistics.stdev(el):.4f} |")
+
+
+def pearson(a, b) -> float:
+    ma, mb = statistics.fmean(a), statistics.fmean(b)
+    va, vb = sum((x - ma) ** 2 for x in a), sum((y - mb) ** 2 for y in b)
+    return sum((x - ma) * (y - mb) for x, y in zip(a, b)) / math.sqrt(va * vb) if va and vb else float("nan")
+
+
 def confound() -> None:
     """Predicted vs realised gain of the CBS runs, and how much of both is the previous round's V and E (a round-level
     regression to the mean that per-round z-scores leak into the features), not a rollout's value."""
@@ -95,3 +159,5 @@ if __name__ == "__main__":
     main()
     print()
     confound()
+    print()
+    arms()
