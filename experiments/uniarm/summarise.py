@@ -52,6 +52,10 @@ def main(size: int) -> None:
           f"{stat([r['oracle']['tokens_per_s'] for r in runs])} | — |")
     ratio = [hypervolume(np.array([r["base"]]), np.array(REFERENCE)) / r["oracle"]["hv"] for r in runs]
     print(f"| base (unguided, one point) | 0 | {stat(ratio)} | — | — | — | — | — | — | — | — |")
+    if all("label_ceiling" in r for r in runs):
+        print("held-out label-noise accuracy ceiling: help "
+              f"{stat([r['label_ceiling']['help'] for r in runs])}, harmless "
+              f"{stat([r['label_ceiling']['harmless'] for r in runs])}")
 
 
 if __name__ == "__main__":
