@@ -93,6 +93,21 @@ def sample_pairs(model, tok, task: TopicTask, n: int, seed: int) -> list[dict]:
     return out
 
 
+def label_ceiling(task: TopicTask, rows: list[dict]) -> dict[str, float]:
+    """Best achievable expected pairwise accuracy on ``rows`` under the label model: mean of max(p, 1 − p) with
+    p = σ(Δf_i / τ) from the exact objectives (0.5 for pairs the objective cannot tell apart)."""
+    out = {}
+    for i, name in enumerate(("help", "harmless")):
+        acc = []
+        for r in rows:
+            t = task.topic_of(r["prompt"])
+            d = task.objectives(t, r["responses"][0])[i] - task.objectives(t, r["responses"][1])[i]
+            p = 1.0 / (1.0 + np.exp(-d / TAU))
+            acc.append(max(p, 1.0 - p))
+        out[name] = float(np.mean(acc))
+    return out
+
+
 def arm_config(name: str, objective: str, seed: int, steps: int, out: Path, lam_reg: float = 1.0) -> ArmConfig:
     cfg = ArmConfig()
     cfg.model = base_model_config()
@@ -144,9 +159,12 @@ def stage_arms(args) -> None:
     for seed in args.seeds:
         tag = "" if args.lam_reg == 1.0 else f"_lamreg{args.lam_reg:g}"
         path = HERE / f"arms_{args.size}{tag}_seed{seed}.json"
+        tic = time.time()
         pairs = sample_pairs(model, tok, task, args.size + 500, seed=seed + 1)
         rows = (pairs[:args.size], pairs[args.size:])
-        rec = {"size": args.size, "seed": seed, "steps": args.steps, "prompts": args.prompts, "samples": args.samples}
+        rec = {"size": args.size, "seed": seed, "steps": args.steps, "prompts": args.prompts, "samples": args.samples,
+               "pairs_seconds": time.time() - tic, "label_ceiling": label_ceiling(task, rows[1])}
+        print(seed, "pairs", rec["pairs_seconds"], "held-out label ceiling", rec["label_ceiling"], flush=True)
         rec["base"] = grid_run(model, tok, task, lams[:1], lambda lam: [], args, seed)["means"][0]
         oracle = grid_run(model, tok, task, lams, lambda lam: [OracleGuide(task, tok, lam, beta_o, LENGTH)], args,
                           seed)

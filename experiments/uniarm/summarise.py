@@ -52,6 +52,21 @@ def main(size: int) -> None:
           f"{stat([r['oracle']['tokens_per_s'] for r in runs])} | — |")
     ratio = [hypervolume(np.array([r["base"]]), np.array(REFERENCE)) / r["oracle"]["hv"] for r in runs]
     print(f"| base (unguided, one point) | 0 | {stat(ratio)} | — | — | — | — | — | — | — | — |")
+    if all("label_ceiling" in r for r in runs):
+        print("held-out label-noise accuracy ceiling: help "
+              f"{stat([r['label_ceiling']['help'] for r in runs])}, harmless "
+              f"{stat([r['label_ceiling']['harmless'] for r in runs])}")
+    if size != 2000:
+        compare(runs)
+
+
+def compare(runs: list[dict]) -> None:
+    """Paired change from the 2k run of the same seed (same oracle, decoding seeds and base point)."""
+    pairs = [(r, json.loads((HERE / f"arms_2000_seed{r['seed']}.json").read_text())) for r in runs
+             if (HERE / f"arms_2000_seed{r['seed']}.json").exists()]
+    for n in NAMES:
+        rows = [f"seed {r['seed']}: {s[n]['hv_ratio']:.3f} → {r[n]['hv_ratio']:.3f}" for r, s in pairs]
+        print(f"{n} HV/HV_oracle 2k → this size: " + "; ".join(rows))
 
 
 if __name__ == "__main__":
