@@ -8,7 +8,8 @@ import pytest
 from credo.config import ConfigError
 from credo.retrieval.config import load_retrieval_config
 from credo.retrieval.evaluate import query_groups
-from credo.retrieval.synthetic_cued import CUES, FACETS, make_cued_synthetic
+from credo.retrieval.synthetic import CUES, FACETS
+from credo.retrieval.synthetic_cued import make_cued_synthetic
 
 
 def words(text):

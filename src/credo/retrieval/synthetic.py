@@ -18,22 +18,43 @@ import random
 from credo.retrieval.data import Doc, Query, RetrievalSet
 
 FACETS = ("background", "method", "result")
-_CUES = {
+CUES = {
     "background": ["Prior work on {} and {} motivates the study of {}.", "Little is known about {} in {} with {}."],
     "method": ["We propose a {} approach that combines {} with {}.", "Our method uses {} to estimate {} from {}."],
     "result": ["Results show that {} improves {} over {}.", "We find {} yields higher {} than {}."],
 }
 _Q = ["which papers study {}", "papers about {}", "work on {}", "what is known about {}"]
-_FILLER = ["data", "model", "analysis", "system", "sample", "signal", "measure", "process", "effect", "case"]
-_SYL = ["ka", "lo", "mi", "ren", "tor", "vex", "dal", "pri", "sun", "gor", "bel", "fin", "zu", "nar", "qui", "hep"]
+FILLER = ["data", "model", "analysis", "system", "sample", "signal", "measure", "process", "effect", "case"]
+SYLLABLES = ["ka", "lo", "mi", "ren", "tor", "vex", "dal", "pri", "sun", "gor", "bel", "fin", "zu", "nar", "qui", "hep"]
 
 
-def _word(rng: random.Random, used: set[str]) -> str:
+def pseudo_word(rng: random.Random, used: set[str], syllables: list[str] = SYLLABLES) -> str:
+    """A new 2-3 syllable pseudo-word (added to ``used``)."""
     while True:
-        w = "".join(rng.choice(_SYL) for _ in range(rng.randint(2, 3)))
+        w = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3)))
         if w not in used:
             used.add(w)
             return w
+
+
+def write_paper(rng: random.Random, did: str, topics: dict[str, int], words: dict[str, list[str]]) -> Doc:
+    """A paper of 2-3 sentences per facet: the facet's cue template filled with two of ``words[f]`` (its topic's
+    vocabulary) and one filler word; ``meta`` keeps the topics and each sentence's facet."""
+    sents, labels = [], []
+    for f in FACETS:
+        for _ in range(rng.randint(2, 3)):
+            ws = rng.sample(words[f], 2) + [rng.choice(FILLER)]
+            rng.shuffle(ws)
+            sents.append(rng.choice(CUES[f]).format(*ws).capitalize())
+            labels.append(f)
+    return Doc(did, "", " ".join(sents), sents, {"topics": topics, "sentence_facets": labels})
+
+
+def split_documents(rng: random.Random, ids: list[str], test_fraction: float) -> tuple[list[str], list[str]]:
+    """Shuffle ``ids`` in place; -> (test documents, training documents)."""
+    rng.shuffle(ids)
+    n_test = int(round(test_fraction * len(ids)))
+    return ids[:n_test], ids[n_test:]
 
 
 def make_synthetic(
@@ -47,25 +68,16 @@ def make_synthetic(
 ) -> RetrievalSet:
     rng = random.Random(seed)
     used: set[str] = set()
-    vocab = {f: [[_word(rng, used) for _ in range(words_per_topic)] for _ in range(n_topics)] for f in FACETS}
+    vocab = {f: [[pseudo_word(rng, used) for _ in range(words_per_topic)] for _ in range(n_topics)] for f in FACETS}
     corpus: dict[str, Doc] = {}
     topic: dict[str, dict[str, int]] = {}
     for i in range(n_docs):
         did = f"p{i}"
         t = {f: rng.randrange(n_topics) for f in FACETS}
-        sents, labels = [], []
-        for f in FACETS:
-            for _ in range(rng.randint(2, 3)):
-                ws = rng.sample(vocab[f][t[f]], 2) + [rng.choice(_FILLER)]
-                rng.shuffle(ws)
-                sents.append(rng.choice(_CUES[f]).format(*ws).capitalize())
-                labels.append(f)
-        corpus[did] = Doc(did, "", " ".join(sents), sents, {"topics": t, "sentence_facets": labels})
+        corpus[did] = write_paper(rng, did, t, {f: vocab[f][t[f]] for f in FACETS})
         topic[did] = t
     ids = list(corpus)
-    rng.shuffle(ids)
-    n_test = int(round(test_fraction * n_docs))
-    test_docs, train_docs = ids[:n_test], ids[n_test:]
+    test_docs, train_docs = split_documents(rng, ids, test_fraction)
     train_set = set(train_docs)
     members = {(f, k): [d for d in corpus if topic[d][f] == k] for f in FACETS for k in range(n_topics)}
     queries: dict[str, Query] = {}

@@ -24,27 +24,12 @@ from __future__ import annotations
 import random
 
 from credo.retrieval.data import Doc, Query, RetrievalSet
+from credo.retrieval.synthetic import FACETS, pseudo_word, split_documents, write_paper
 
-FACETS = ("background", "method", "result")
-CUES = {
-    "background": ["Prior work on {} and {} motivates the study of {}.", "Little is known about {} in {} with {}."],
-    "method": ["We propose a {} approach that combines {} with {}.", "Our method uses {} to estimate {} from {}."],
-    "result": ["Results show that {} improves {} over {}.", "We find {} yields higher {} than {}."],
-}
 ASK = {"background": "motivated by {}", "method": "that use {} as their method",
        "result": "that report {} as a finding"}
-FILLER = ["data", "model", "analysis", "system", "sample", "signal", "measure", "process", "effect", "case"]
-DOC_SYL = ["ka", "lo", "mi", "ren", "tor", "vex", "dal", "pri", "sun", "gor", "bel", "fin", "zu", "nar", "qui", "hep"]
 PARA_SYL = ["ab", "ex", "ol", "ut", "ir", "em", "os", "ay", "uk", "id", "og", "ev", "ul", "az", "ip", "on"]
 QTYPES = ("global", "facet1", "facet2")
-
-
-def pseudo_word(rng: random.Random, syllables: list[str], used: set[str]) -> str:
-    while True:
-        w = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3)))
-        if w not in used:
-            used.add(w)
-            return w
 
 
 def make_cued_synthetic(n_docs: int = 300, n_topics: int = 8, n_questions: int = 600, words_per_topic: int = 12,
@@ -53,26 +38,17 @@ def make_cued_synthetic(n_docs: int = 300, n_topics: int = 8, n_questions: int =
         raise ValueError(f"make_cued_synthetic: n_topics must be >= 3 (three topics per paper), got {n_topics}")
     rng = random.Random(seed)
     used: set[str] = set()
-    vocab = [[pseudo_word(rng, DOC_SYL, used) for _ in range(words_per_topic)] for _ in range(n_topics)]
-    para = {w: pseudo_word(rng, PARA_SYL, used) for ws in vocab for w in ws}
+    vocab = [[pseudo_word(rng, used) for _ in range(words_per_topic)] for _ in range(n_topics)]
+    para = {w: pseudo_word(rng, used, PARA_SYL) for ws in vocab for w in ws}
     corpus: dict[str, Doc] = {}
     topic: dict[str, dict[str, int]] = {}
     for i in range(n_docs):
         did = f"p{i}"
         t = dict(zip(FACETS, rng.sample(range(n_topics), 3)))
-        sents, labels = [], []
-        for f in FACETS:
-            for _ in range(rng.randint(2, 3)):
-                ws = rng.sample(vocab[t[f]], 2) + [rng.choice(FILLER)]
-                rng.shuffle(ws)
-                sents.append(rng.choice(CUES[f]).format(*ws).capitalize())
-                labels.append(f)
-        corpus[did] = Doc(did, "", " ".join(sents), sents, {"topics": t, "sentence_facets": labels})
+        corpus[did] = write_paper(rng, did, t, {f: vocab[t[f]] for f in FACETS})
         topic[did] = t
     ids = list(corpus)
-    rng.shuffle(ids)
-    n_test = int(round(test_fraction * n_docs))
-    test_docs, train_docs = ids[:n_test], ids[n_test:]
+    test_docs, train_docs = split_documents(rng, ids, test_fraction)
     train_set = set(train_docs)
     queries: dict[str, Query] = {}
     qrels: dict[str, dict[str, dict[str, int]]] = {"train": {}, "test": {}}
