@@ -214,16 +214,24 @@ class Parser(argparse.ArgumentParser):
 OVERWRITE_HELP = "start a fresh run in a log.output_dir that holds an earlier run, deleting its contents"
 
 
+def add_run_args(p: argparse.ArgumentParser, recipe_help: str | None = None,
+                 overrides_help: str = "dotted key=value overrides") -> None:
+    """The arguments of a command that trains from a recipe into ``log.output_dir`` (``credo train``, ``credo arm
+    train``, ``credo retrieve train``): ``recipe``, ``overrides``, ``--resume``, ``--overwrite``."""
+    p.add_argument("recipe", help=recipe_help)
+    p.add_argument("overrides", nargs="*", help=overrides_help)
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="credo", description="RL post-training where credit assignment is the "
                                      "hard part. Recipes are YAML; override any key with key=value.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="RL training from a recipe")
-    p.add_argument("recipe", help="YAML path or shipped recipe name (grpo, dr_grpo, dapo, gspo, rloo, demo, "
-                   "ccpo_think_reason, ccpo_voting, dacr_are, hacpo, hacpo_hetero_tokenizer)")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. algo.eps_high=0.28 train.steps=50")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
-    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    add_run_args(p, recipe_help="YAML path or shipped recipe name (grpo, dr_grpo, dapo, gspo, rloo, demo, "
+                 "ccpo_think_reason, ccpo_voting, dacr_are, hacpo, hacpo_hetero_tokenizer)",
+                 overrides_help="dotted overrides, e.g. algo.eps_high=0.28 train.steps=50")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("sft", help="supervised fine-tuning on a task's gold answers (warm start)")
     p.add_argument("recipe")

@@ -6,17 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
+from credo.cli import add_run_args
+
 
 def add_subparsers(subparsers) -> argparse.ArgumentParser:
     a = subparsers.add_parser("arm", help="autoregressive reward models (GenARM / PARM / UniARM): train, guided "
                               "generation")
     sub = a.add_subparsers(dest="arm_cmd", required=True)
     t = sub.add_parser("train", help="train an ARM on preference pairs (see recipes/uniarm.yaml)")
-    t.add_argument("recipe")
-    t.add_argument("overrides", nargs="*", help="dotted key=value overrides")
-    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
-    t.add_argument("--overwrite", action="store_true", help="start a fresh run in a log.output_dir that holds an "
-                   "earlier run, deleting its contents")
+    add_run_args(t)
     t.set_defaults(arm_fn=cmd_train)
     g = sub.add_parser("generate", help="sample from the recipe's model guided by trained ARM(s)")
     g.add_argument("recipe")

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from credo.cli import add_run_args
+
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group(required=True)
@@ -24,11 +26,7 @@ def add_subparsers(subparsers) -> argparse.ArgumentParser:
     r = subparsers.add_parser("retrieve", help="UniFAR facet-aware scientific retrieval: train, index, search, eval")
     sub = r.add_subparsers(dest="retrieve_cmd", required=True)
     t = sub.add_parser("train", help="train UniFAR from a recipe (see recipes/unifar.yaml)")
-    t.add_argument("recipe")
-    t.add_argument("overrides", nargs="*", help="dotted key=value overrides")
-    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in log.output_dir")
-    t.add_argument("--overwrite", action="store_true", help="start a fresh run in a log.output_dir that holds an "
-                   "earlier run, deleting its contents")
+    add_run_args(t)
     t.set_defaults(retrieve_fn=cmd_train)
     i = sub.add_parser("index", help="encode a corpus into a FAISS index saved with its document ids")
     i.add_argument("--model", required=True, help="checkpoint dir, 'minilm', or a local HF encoder dir")
