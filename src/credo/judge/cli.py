@@ -103,24 +103,25 @@ def finish(out: Path, summary: dict) -> dict:
     return summary
 
 
+def run_stage(args, items, stage, records: str, prefix: str) -> dict:
+    """Run one pipeline stage (profile or synthesize) over ``items`` in place; write them to ``records``."""
+    out, client = start(args), make_client(args)
+    stats = stage(client, items, Sampling(max_tokens=args.max_tokens), args.retries)
+    write_jsonl(out / records, [s.to_dict() for s in items])
+    return finish(out, stats.to_dict(prefix))
+
+
 def cmd_profile(args):
     from credo.judge.pipeline import order_pairs, profile
 
     items = order_pairs(load_pairs(args.pairs, args.limit, args.seed), args.seed)
-    out, client = start(args), make_client(args)
-    stats = profile(client, items, Sampling(max_tokens=args.max_tokens), args.retries)
-    write_jsonl(out / "profiles.jsonl", [s.to_dict() for s in items])
-    return finish(out, stats.to_dict("profile/"))
+    return run_stage(args, items, profile, "profiles.jsonl", "profile/")
 
 
 def cmd_synthesize(args):
     from credo.judge.pipeline import synthesize
 
-    items = read_syntheses(args.input)
-    out, client = start(args), make_client(args)
-    stats = synthesize(client, items, Sampling(max_tokens=args.max_tokens), args.retries)
-    write_jsonl(out / "rubrics.jsonl", [s.to_dict() for s in items])
-    return finish(out, stats.to_dict("synthesize/"))
+    return run_stage(args, read_syntheses(args.input), synthesize, "rubrics.jsonl", "synthesize/")
 
 
 def cmd_filter(args):

@@ -77,6 +77,14 @@ Findings for response B:
 
 JSON:"""
 
+# The two responses of a pair, the shared last block of GENERATOR, ONE_STEP, JUDGE and DIRECT.
+_RESPONSES = """Response A:
+<<response_a>>
+
+Response B:
+<<response_b>>
+"""
+
 GENERATOR = """Read the instruction and two responses. Write a minimal rubric of hard rules (must/forbid, atomic,
 checkable on one response) that separates the two responses, plus principles only if needed. Strict JSON with keys
 hard_rules (rule_id, type, criterion, test, rationale) and principles (principle_id, description).
@@ -84,13 +92,7 @@ hard_rules (rule_id, type, criterion, test, rationale) and principles (principle
 Instruction:
 <<instruction>>
 
-Response A:
-<<response_a>>
-
-Response B:
-<<response_b>>
-
-JSON:"""
+""" + _RESPONSES + "\nJSON:"
 
 ONE_STEP = """Read the instruction and two responses, then write a rubric to compare them. Strict JSON with keys
 hard_rules (rule_id, type must/forbid, criterion, test, rationale), principles (principle_id, description) and
@@ -99,13 +101,7 @@ pair_consistency_check (rubric_predicts A, B or tie).
 Instruction:
 <<instruction>>
 
-Response A:
-<<response_a>>
-
-Response B:
-<<response_b>>
-
-JSON:"""
+""" + _RESPONSES + "\nJSON:"
 
 JUDGE = """Compare two responses to an instruction using the rubric.
 
@@ -118,12 +114,7 @@ Instruction:
 Rubric:
 <<rubric>>
 
-Response A:
-<<response_a>>
-
-Response B:
-<<response_b>>
-"""
+""" + _RESPONSES
 
 DIRECT = """Compare two responses to an instruction and decide which is better. Explain briefly, then write a last
 line exactly "Winner: A" or "Winner: B".
@@ -131,12 +122,7 @@ line exactly "Winner: A" or "Winner: B".
 Instruction:
 <<instruction>>
 
-Response A:
-<<response_a>>
-
-Response B:
-<<response_b>>
-"""
+""" + _RESPONSES
 
 
 def profile_prompt(instruction: str, response: str) -> str:
