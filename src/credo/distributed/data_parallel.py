@@ -156,10 +156,10 @@ class DataParallelTrainer(RLTrainer):
         ckpt = super()._open(cfg, *args, **kw)
         return self.root / "checkpoints" / ckpt.name if ckpt is not None and self.rank > 0 else ckpt
 
-    def _reference(self, resuming: bool):
+    def reference(self, resuming: bool):
         """Rank 0 writes the KL reference; the other ranks read it back from rank 0's folder."""
         if self.rank == 0:
-            ref = super()._reference(resuming)
+            ref = super().reference(resuming)
             dist.barrier()
             return ref
         dist.barrier()

@@ -24,11 +24,10 @@ import torch
 from credo.agents import Agent, Policy, build_agents
 from credo.config import Config, agent_configs, from_dict, replace_from, to_dict
 from credo.engines import build_engine
-from credo.models import dtype_name, load_causal_lm, load_policy
+from credo.models import load_policy
 from credo.models.device import resolve_device
-from credo.models.lora import is_peft
 from credo.tasks import build_task, encode_task_prompt
-from credo.train.checkpoint import export_policy, rng_state, save_checkpoint, save_hf_dir, set_rng_state
+from credo.train.checkpoint import export_policy, rng_state, save_checkpoint, set_rng_state
 from credo.train.learner import Learner
 from credo.train.multi import MultiAgentTrainer
 from credo.train.rl import RLTrainer
@@ -50,14 +49,21 @@ class PolicyWorker:
     and returns its own after the call (see the module docstring)."""
 
     merge_warm_start = RLTrainer.merge_warm_start  # the SFT warm start runs the trainer's code on the actor
+    reference = RLTrainer.reference  # the KL reference, saved once and read back from the run folder
 
-    def __init__(self, cfg: dict, ckpt: str | None, rng: dict):
+    def start(self, cfg: dict, rng: dict) -> Config:
+        """The actor's first steps, before it builds its policy: the config (-> ``self.cfg``, returned), the
+        driver's RNG state, ``train.threads`` and the CUDA seed."""
         self.cfg = cfg = from_dict(cfg)
         set_rng_state(rng)
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(cfg.train.seed)
+        return cfg
+
+    def __init__(self, cfg: dict, ckpt: str | None, rng: dict):
+        cfg = self.start(cfg, rng)
         self.device = resolve_device(cfg.train.device)
         self.run_dir = Path(cfg.log.output_dir)
         model_cfg = dataclasses.replace(cfg.model, path=str(Path(ckpt) / "policy")) if ckpt else cfg.model
@@ -71,16 +77,6 @@ class PolicyWorker:
         self.learner = Learner(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
                                reference=self.reference(ckpt is not None), adapter="default")
         self.rng_after_setup = rng_state()
-
-    def reference(self, resuming: bool):
-        """As :meth:`RLTrainer._reference`: the KL reference saved once and read back from the run folder."""
-        if self.cfg.algo.kl_coef <= 0 or is_peft(self.model):
-            return None
-        ref_dir = self.run_dir / "reference"
-        if not (resuming and ref_dir.is_dir()):
-            save_hf_dir(ref_dir, self.model)
-        return load_causal_lm(ref_dir, dataclasses.replace(self.cfg.model, dtype=dtype_name(self.model.dtype)),
-                              self.device)
 
     def call(self, rng: dict, method: str, *args: Any) -> tuple[Any, dict]:
         """Run ``method`` (a name below) under the driver's RNG state; -> (result, RNG state after)."""
@@ -251,12 +247,7 @@ class AgentWorker(PolicyWorker):
     from that agent's entry alone (agents that ``share`` it use it through the driver)."""
 
     def __init__(self, cfg: dict, name: str, ckpt: str | None, rng: dict):
-        self.cfg = cfg = from_dict(cfg)
-        set_rng_state(rng)
-        if cfg.train.threads > 0:
-            torch.set_num_threads(cfg.train.threads)
-        if torch.cuda.is_available():
-            torch.cuda.manual_seed_all(cfg.train.seed)
+        cfg = self.start(cfg, rng)
         one = copy.deepcopy(cfg)
         one.multi.agents = [a for a in cfg.multi.agents if a["name"] == name]
         self.run_dir = Path(cfg.log.output_dir)
@@ -320,18 +311,14 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
                                                     RemoteLearner(remote) if spec.trainable else None, model_cfg,
                                                     extra["adapter"], remote=remote)
             self.agents[spec.name] = Agent(spec, self.policies[spec.name], sampling)
-        if ckpt is None and cfg.sft.steps > 0:
-            self.sft_metrics = {}
-            for p in self.policies.values():
-                self.sft_metrics |= p.remote("warm_start")
-        self.workflow = workflow_cls(cfg, self.agents, self.task)
-        self.trainable = [a.name for a in self.agents.values() if a.trainable]
-        state = self._restore(ckpt)
-        if state is not None:
-            for name, s in state["learners"].items():
-                self.policies[name].learner.load_state_dict(s)
-            self.workflow.load_state_dict(state["workflow"])
-        self._start_logging(ckpt)
+        self.start_workflow(workflow_cls, ckpt)
+
+    def warm_start(self) -> dict[str, float]:
+        """Each actor's SFT warm start of its agent (:meth:`AgentWorker.warm_start`), metrics merged."""
+        out: dict[str, float] = {}
+        for p in self.policies.values():
+            out |= p.remote("warm_start")
+        return out
 
     def export(self, path: str | Path | None = None) -> Path:
         root = Path(path) if path is not None else self.run_dir / "agents"

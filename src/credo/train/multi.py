@@ -42,6 +42,13 @@ class MultiAgentTrainer(RLTrainer):
         ckpt = self._open(cfg, resume, overwrite, data)
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies = build_agents(cfg, self.run_dir, ckpt, models)
+        self.start_workflow(workflow_cls, ckpt)
+
+    def start_workflow(self, workflow_cls: type, ckpt: Path | None) -> None:
+        """The rest of ``__init__`` once ``self.agents`` and ``self.policies`` are built (also run by the Ray
+        backend's trainer): SFT warm start (new runs), the workflow, the trainable agents, the checkpoint's
+        learner and workflow state (resumed runs), logging."""
+        cfg = self.cfg
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
         self.workflow = workflow_cls(cfg, self.agents, self.task)

@@ -96,7 +96,7 @@ class RLTrainer:
             self.sft_metrics = self.warm_start()
         self.engine = build_engine(cfg.engine.kind, self.model, self.tok, cfg.train.mixed_precision, config=cfg.engine)
         self.learner = self.learner_cls(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
-                               reference=self._reference(ckpt is not None), adapter="default")
+                               reference=self.reference(ckpt is not None), adapter="default")
         self.reward_model = None
         if cfg.rm.enabled:
             from credo.rm import build_rm_reward
@@ -177,7 +177,7 @@ class RLTrainer:
         base_dir = save_hf_dir(self.run_dir / "base", self.model.merge_and_unload(), self.tok)
         return add_adapter(load_causal_lm(base_dir, self.cfg.model, self.device), self.cfg.model.lora)
 
-    def _reference(self, resuming: bool):
+    def reference(self, resuming: bool):
         """The KL reference is the policy as RL starts. It is saved once and always read back from disk, so a
         resumed run computes with bit-identical reference weights. With LoRA there is no copy: the learner disables
         the adapter."""
