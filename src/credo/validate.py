@@ -234,6 +234,7 @@ def _validate_rm(cfg: Config, c: _Checker) -> None:
     c.check("rm.pairs", lambda v: r.pretrain_steps == 0 or (isinstance(v, str) and v != ""),
             "a pairs JSONL file is needed when rm.pretrain_steps > 0")
     c.check("multi.workflow", lambda v: v == "", "rm.enabled works with single-policy training only")
+    c.check("train.backend", lambda v: v == "single", "the reward model (rm.enabled) runs with train.backend=single")
 
 
 

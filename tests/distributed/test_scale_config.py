@@ -67,3 +67,8 @@ def test_ray_placement_bundle_from_resources():
 
     assert bundle({}, "policy") == {"CPU": 1.0}
     assert bundle({"policy": {"num_cpus": 2, "num_gpus": 1}}, "policy") == {"CPU": 2.0, "GPU": 1.0}
+
+
+def test_reward_model_needs_the_single_process_backend():
+    with pytest.raises(ConfigError, match="train.backend: 'ray'; the reward model"):
+        load_config(None, ["rm.enabled=true", "train.backend=ray"])

@@ -79,6 +79,8 @@ class RLTrainer:
     """
 
     learner_cls = Learner  # the data-parallel trainer swaps in its learner; the RL step itself is shared
+    selector = None  # CBS / control schedulers (algo.scheduler): single-process only; None = train on all rollouts
+    reward_model = None  # rm.enabled: the learned reward model (single-process only)
 
     def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, *, model: Any = None,
                  tokenizer: Any = None, data: Any = None, reward_funcs: list | None = None,
@@ -97,13 +99,12 @@ class RLTrainer:
         self.engine = build_engine(cfg.engine.kind, self.model, self.tok, cfg.train.mixed_precision, config=cfg.engine)
         self.learner = self.learner_cls(self.model, self.tok.pad_token_id, cfg.algo, cfg.train, cfg.sampling,
                                reference=self.reference(ckpt is not None), adapter="default")
-        self.reward_model = None
         if cfg.rm.enabled:
             from credo.rm import build_rm_reward
 
             self.reward_model, rm_metrics = build_rm_reward(cfg, self.model, self.tok, self.device, self.task)
             self.sft_metrics = getattr(self, "sft_metrics", {}) | rm_metrics
-        self.selector = build_selector(cfg)  # CBS / control schedulers (algo.scheduler); None = train on all
+        self.selector = build_selector(cfg)
         state = self._restore(ckpt)
         if state is not None:
             self.learner.load_state_dict(state["learner"])
@@ -210,7 +211,7 @@ class RLTrainer:
             batch += trajs
             if len({t.group_id for t in batch}) >= want:
                 break
-        rm = getattr(self, "reward_model", None)
+        rm = self.reward_model
         return batch, {"batch/groups": float(len({t.group_id for t in batch})), "batch/dropped_groups": dropped,
                        **self.rewards.pop_metrics(), **(rm.pop_metrics() if rm is not None else {})}
 
@@ -223,7 +224,7 @@ class RLTrainer:
         self.next_group += len(rows)
         metrics = self.rewards.score(trajs, rows)
         trajs[:] = [t for t in trajs if "reward_skipped" not in t.info]
-        if getattr(self, "reward_model", None) is not None:  # RLHF: the reward model's score is the reward
+        if self.reward_model is not None:  # RLHF: the reward model's score is the reward
             self.reward_model.score(trajs, self.step)
         return metrics
 
