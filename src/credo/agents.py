@@ -23,6 +23,7 @@ from credo.models.lora import adapter_base, add_adapter, is_adapter_dir, load_ad
 from credo.train.checkpoint import save_hf_dir
 from credo.train.learner import Learner
 from credo.trajectory import Trajectory
+from credo.validate import check_prompt_lengths, context_length
 
 
 class TemplateError(ValueError):
@@ -32,7 +33,7 @@ class TemplateError(ValueError):
 @dataclass
 class Policy:
     """One set of weights: a model, or one LoRA adapter (``adapter``) on a base model that other policies may share.
-    ``learner`` is None for a frozen policy."""
+    ``learner`` is None for a frozen policy; ``context`` is the model's context in tokens (None = unknown)."""
 
     name: str
     model: PreTrainedModel
@@ -41,6 +42,7 @@ class Policy:
     learner: Learner | None
     model_cfg: ModelConfig
     adapter: str | None = None
+    context: int | None = None
 
     @property
     def trainable(self) -> bool:
@@ -55,11 +57,15 @@ class Policy:
 
 
 class Agent:
-    """A named user of a policy: role prompt templates and sampling settings."""
+    """A named user of a policy: role prompt templates and sampling settings. ``index`` is its position in
+    ``multi.agents`` (error messages name its keys)."""
 
-    def __init__(self, cfg: AgentConfig, policy: Policy, sampling: SamplingConfig):
+    def __init__(self, cfg: AgentConfig, policy: Policy, sampling: SamplingConfig, index: int = 0):
         self.cfg, self.policy, self.sampling = cfg, policy, sampling
         self.name = cfg.name
+        own = "max_new_tokens" in (cfg.sampling or {})
+        #: the config key that sets this agent's response cap: its own sampling override or the top-level one
+        self.max_new_tokens_key = f"multi.agents[{index}].sampling.max_new_tokens" if own else "sampling.max_new_tokens"
 
     @property
     def trainable(self) -> bool:
@@ -83,11 +89,25 @@ class Agent:
         """Sample ``n`` responses per prompt text (rows ordered prompt-major: ``[p0s0, p0s1, ..., p1s0, ...]``)."""
         p = self.policy
         ids = [encode_prompt(p.tok, t, p.model_cfg.chat_template) for t in texts]
+        self.check_prompt_lengths(texts, role, ids)
         trajs = p.engine.generate(ids, n, self.sampling, version=version, greedy=greedy)
         for i, t in enumerate(trajs):
             t.agent, t.role, t.prompt_text = self.name, role, texts[i // n]
             t.info["policy"] = p.name
         return trajs
+
+    def check_prompt_lengths(self, texts: list[str], role: str, ids: list[list[int]] | None = None) -> None:
+        """A one-line ConfigError naming this agent, ``role`` and :attr:`max_new_tokens_key` when a prompt of
+        ``texts`` plus the agent's ``max_new_tokens`` exceeds its model's context. ``ids``: the prompts already
+        encoded (all are checked); without them the 64 longest by characters are encoded."""
+        p = self.policy
+        if ids is None:
+            encode, longest = (lambda i: encode_prompt(p.tok, texts[i], p.model_cfg.chat_template)), 64
+        else:
+            encode, longest = ids.__getitem__, len(ids)
+        check_prompt_lengths(encode, range(len(texts)), self.sampling.max_new_tokens, p.context, longest,
+                             texts.__getitem__, key=self.max_new_tokens_key,
+                             who=f"agent {self.name!r}, role {role!r}: a prompt")
 
 
 def without_lora(model_cfg: ModelConfig) -> ModelConfig:
@@ -117,10 +137,10 @@ def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None,
     agents: dict[str, Agent] = {}
     policies: dict[str, Policy] = {}
     bases: dict[tuple, tuple[PreTrainedModel, PreTrainedTokenizerBase]] = {}
-    for spec in specs:
+    for index, spec in enumerate(specs):
         sampling = replace_from(cfg.sampling, spec.sampling, f"agent {spec.name}.sampling")
         if spec.share:
-            agents[spec.name] = Agent(spec, agents[spec.share].policy, sampling)
+            agents[spec.name] = Agent(spec, agents[spec.share].policy, sampling, index)
             continue
         model_cfg = replace_from(cfg.model, spec.model, f"agent {spec.name}.model")
         device = resolve_device(spec.device or cfg.train.device)
@@ -160,8 +180,9 @@ def build_agents(cfg: Config, run_dir: Path, ckpt: Path | None = None,
                 if cfg.algo.kl_coef > 0 and adapter is None else None
             learner = Learner(model, tok.pad_token_id, cfg.algo, train, sampling, reference=ref, adapter=adapter)
         engine = ENGINES.get("hf")(model, tok, mixed_precision=cfg.train.mixed_precision, adapter=adapter)
-        policies[spec.name] = Policy(spec.name, model, tok, engine, learner, model_cfg, adapter)
-        agents[spec.name] = Agent(spec, policies[spec.name], sampling)
+        policies[spec.name] = Policy(spec.name, model, tok, engine, learner, model_cfg, adapter,
+                                     context_length(model.config))
+        agents[spec.name] = Agent(spec, policies[spec.name], sampling, index)
     return agents, policies
 
 

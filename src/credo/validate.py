@@ -93,21 +93,27 @@ def validate(cfg: Any) -> Any:
     raise TypeError(f"validate: expected a Config or RetrievalConfig, got {type(cfg).__name__}")
 
 
+def context_length(model_config: Any) -> int | None:
+    """A model's context in tokens (``max_position_embeddings`` of its Hugging Face config); None if unknown."""
+    return getattr(model_config, "max_position_embeddings", None) or None
+
+
 def check_prompt_lengths(encode: Callable[[Any], list[int]], items: Iterable[Any], max_new_tokens: int,
-                         model_config: Any, longest: int = 64, text: Callable[[Any], str] = str) -> None:
-    """Once a tokenizer is loaded: a ``ConfigError`` when a prompt plus ``max_new_tokens`` exceeds the model's
-    context (``max_position_embeddings``). ``items`` are prompts (or task rows, with ``text(item)`` their prompt
-    text); the ``longest`` by character count are encoded (not all: large datasets), which finds the longest by
-    tokens in practice."""
-    context = getattr(model_config, "max_position_embeddings", None)
+                         context: int | None, longest: int = 64, text: Callable[[Any], str] = str,
+                         key: str = "sampling.max_new_tokens", who: str = "a task prompt") -> None:
+    """Once a tokenizer is loaded: a ``ConfigError`` naming ``key`` (the response cap's config key) when a prompt
+    plus ``max_new_tokens`` exceeds ``context`` (the model's context in tokens, :func:`context_length`; None =
+    unknown, no check). ``items`` are prompts (or task rows, with ``text(item)`` their prompt text); the ``longest``
+    by character count are encoded (not all: large datasets), which finds the longest by tokens in practice.
+    ``who`` names the prompt's owner in the message (a multi-agent run: the agent and its role)."""
     if not context:
         return
     for item in sorted(items, key=lambda x: len(text(x)), reverse=True)[:longest]:
         n = len(encode(item))
         if n + max_new_tokens > context:
-            raise ConfigError(f"sampling.max_new_tokens: {max_new_tokens}; a task prompt has {n} tokens and "
-                              f"{n} + {max_new_tokens} exceeds the model's context of {context} tokens (prompt "
-                              f"{text(item)[:40]!r}...): shorten the prompts or lower sampling.max_new_tokens")
+            raise ConfigError(f"{key}: {max_new_tokens}; {who} has {n} tokens and {n} + {max_new_tokens} exceeds the "
+                              f"model's context of {context} tokens (prompt {text(item)[:40]!r}...): shorten the "
+                              f"prompts or lower {key}")
 
 
 def validate_model(m: ModelConfig, prefix: str = "model.") -> None:

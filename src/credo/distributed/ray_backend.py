@@ -32,7 +32,7 @@ from credo.train.learner import Learner
 from credo.train.multi import MultiAgentTrainer
 from credo.train.rl import RLTrainer
 from credo.trajectory import Trajectory
-from credo.validate import check_prompt_lengths
+from credo.validate import check_prompt_lengths, context_length
 from credo.workflows import WORKFLOWS
 
 
@@ -223,7 +223,8 @@ class RayTrainer(RLTrainer):
         if sft_metrics:
             self.sft_metrics = sft_metrics
         check_prompt_lengths(lambda r: encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template),
-                             self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens, model_config,
+                             self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens,
+                             context_length(model_config),
                              text=self.task.prompt)
         self.engine, self.learner = RemoteEngine(remote), RemoteLearner(remote)
         state = self._restore(ckpt)
@@ -257,7 +258,8 @@ class AgentWorker(PolicyWorker):
         self.rng_after_setup = rng_state()
 
     def setup(self) -> tuple[Any, Any, dict, dict]:
-        return self.tok, self.policy.model_cfg, {"adapter": self.policy.adapter}, self.rng_after_setup
+        extra = {"adapter": self.policy.adapter, "context": self.policy.context}
+        return self.tok, self.policy.model_cfg, extra, self.rng_after_setup
 
     def warm_start(self) -> dict[str, float]:
         """The multi-agent trainer's SFT warm start of this actor's agent."""
@@ -295,10 +297,10 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies, self.placements, self.actors = {}, {}, [], []
         self.close = weakref.finalize(self, release, self.actors, self.placements)  # close() or garbage collection
-        for spec in agent_configs(cfg):
+        for index, spec in enumerate(agent_configs(cfg)):
             sampling = replace_from(cfg.sampling, spec.sampling, f"agent {spec.name}.sampling")
             if spec.share:
-                self.agents[spec.name] = Agent(spec, self.agents[spec.share].policy, sampling)
+                self.agents[spec.name] = Agent(spec, self.agents[spec.share].policy, sampling, index)
                 continue
             actor, pg = place_actor(cfg, spec.name, AgentWorker, to_dict(cfg), spec.name,
                                     str(ckpt) if ckpt else None, rng_state())
@@ -309,8 +311,8 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
             self.placements.append(pg)
             self.policies[spec.name] = RemotePolicy(spec.name, None, tok, RemoteEngine(remote),
                                                     RemoteLearner(remote) if spec.trainable else None, model_cfg,
-                                                    extra["adapter"], remote=remote)
-            self.agents[spec.name] = Agent(spec, self.policies[spec.name], sampling)
+                                                    extra["adapter"], extra["context"], remote=remote)
+            self.agents[spec.name] = Agent(spec, self.policies[spec.name], sampling, index)
         self.start_workflow(workflow_cls, ckpt)
 
     def warm_start(self) -> dict[str, float]:

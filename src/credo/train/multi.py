@@ -46,12 +46,13 @@ class MultiAgentTrainer(RLTrainer):
 
     def start_workflow(self, workflow_cls: type, ckpt: Path | None) -> None:
         """The rest of ``__init__`` once ``self.agents`` and ``self.policies`` are built (also run by the Ray
-        backend's trainer): SFT warm start (new runs), the workflow, the trainable agents, the checkpoint's
-        learner and workflow state (resumed runs), logging."""
+        backend's trainer): the workflow and its prompt-length check, SFT warm start (new runs), the trainable
+        agents, the checkpoint's learner and workflow state (resumed runs), logging."""
         cfg = self.cfg
+        self.workflow = workflow_cls(cfg, self.agents, self.task)
+        self.workflow.check_prompt_lengths(self.train_rows + self.eval_rows)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()
-        self.workflow = workflow_cls(cfg, self.agents, self.task)
         self.trainable = [a.name for a in self.agents.values() if a.trainable]
         state = self._restore(ckpt)
         if state is not None:

@@ -36,7 +36,7 @@ from credo.train.learner import Learner
 from credo.train.metrics import MetricsLogger, PhaseTimer, UpdateCounter, last_eval_metrics
 from credo.train.rundir import open_run_dir
 from credo.trajectory import Trajectory
-from credo.validate import check_prompt_lengths, validate
+from credo.validate import check_prompt_lengths, context_length, validate
 
 
 class DataCursor:
@@ -92,7 +92,8 @@ class RLTrainer:
         else:
             self.model, self.tok = prepare_policy(model, tokenizer, cfg.model, self.device)
         check_prompt_lengths(lambda r: encode_task_prompt(self.tok, self.task, r, cfg.model.chat_template),
-                             self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens, self.model.config,
+                             self.train_rows + self.eval_rows, cfg.sampling.max_new_tokens,
+                             context_length(self.model.config),
                              text=self.task.prompt)
         if ckpt is None and cfg.sft.steps > 0:
             self.sft_metrics = self.warm_start()

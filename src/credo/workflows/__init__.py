@@ -1,7 +1,8 @@
 """Multi-agent workflows: who is called, in which order, on what text, and how each turn is paid.
 
 A workflow class is registered by name and built as ``cls(cfg, agents, task)``. It provides
-``rollout(rows, group_ids, n, version) -> list[Episode]`` (sampling), ``credit(episodes) -> metrics`` (writes
+``rollout(rows, group_ids, n, version) -> list[Episode]`` (sampling), ``prompts(row)`` (every turn's prompt with the
+text other turns write left empty, for the context check before training), ``credit(episodes) -> metrics`` (writes
 ``t.reward`` on every trainable turn), optionally ``contaminate(episodes, noise)`` (reward noise on the verifier scores,
 before credit), ``evaluate(rows, batch_size) -> metrics`` (greedy, held-out) and
 ``state_dict()/load_state_dict()`` for whatever credit state it keeps. Agents pass text, never token ids.
@@ -10,6 +11,7 @@ before credit), ``evaluate(rows, batch_size) -> metrics`` (greedy, held-out) and
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +71,22 @@ class Workflow:
         for i in range(0, len(texts), batch_size):
             out += agent.generate(texts[i:i + batch_size], n, role, version=version, greedy=greedy)
         return out
+
+    def prompts(self, row: dict[str, Any]) -> list[tuple[Any, str, str]]:
+        """(agent, role, prompt text) of every turn of a collaboration on ``row``, the fields that other turns
+        write ({plan}, {draft}, {critique}) empty: the shortest prompt each agent gets in each role."""
+        raise NotImplementedError
+
+    def check_prompt_lengths(self, rows: list[dict[str, Any]]) -> None:
+        """Before training: a one-line ConfigError naming the agent, role and ``max_new_tokens`` key when one of
+        the :meth:`prompts` of ``rows`` plus that agent's response cap exceeds its model's context. Prompts that
+        carry other turns' text grow past these; ``Agent.generate`` checks each before generating."""
+        texts: dict[tuple[Any, str], list[str]] = defaultdict(list)
+        for row in rows:
+            for agent, role, text in self.prompts(row):
+                texts[(agent, role)].append(text)
+        for (agent, role), batch in texts.items():
+            agent.check_prompt_lengths(batch, role)
 
     def credit(self, episodes: list[Episode]) -> dict[str, float]:
         raise NotImplementedError

@@ -22,6 +22,11 @@ class AnswerCritiqueRewrite(Workflow):
     credit_modes = DACR_MODES
     noisy_scores = True
 
+    def prompts(self, row):
+        return [(a, role, a.format(role, template, **self.fields(row, **empty))) for a in self.agents
+                for role, template, empty in (("answer", ANSWER, {}), ("critique", CRITIQUE, {"draft": ""}),
+                                              ("rewrite", REWRITE, {"draft": "", "critique": ""}))]
+
     def _direction(self, solver, critic, rows, n, version, greedy=False, batch_size=0):
         """-> (answers, critiques, rewrites, critique-free rewrites or None), each prompt-major, len(rows)*n."""
         gen = self.generate

@@ -63,6 +63,9 @@ class SharedPool(Workflow):
     def texts(self, agent, rows) -> list[str]:
         return [agent.format("answer", ANSWER, **self.fields(r)) for r in rows]
 
+    def prompts(self, row):
+        return [(a, "answer", self.texts(a, [row])[0]) for a in self.agents]
+
     def rollout(self, rows, group_ids, n, version=0):
         """One episode per prompt; its turns are every agent's n samples (agent-major, then prompt-major)."""
         per_agent = [self.generate(a, self.texts(a, rows), n, "answer", version) for a in self.agents]

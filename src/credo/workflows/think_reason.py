@@ -30,6 +30,11 @@ class ThinkReason(Workflow):
         # v2 centres without dividing by the std (norm_adv_by_std=False), so the small lam bonus is not rescaled away
         self.advantage = "dr_grpo" if self.mode == "v2" else None
 
+    def prompts(self, row):
+        return [(self.thinker, "think", self.thinker.format("think", THINK, **self.fields(row))),
+                (self.solver, "solve", self.solver.format("solve", SOLVE, **self.fields(row, plan=""))),
+                (self.solver, "solo", self.solver.format("solo", SOLO, **self.fields(row)))]
+
     def _plans(self, rows, n, version, greedy=False, batch_size=0):
         texts = [self.thinker.format("think", THINK, **self.fields(r)) for r in rows]
         return self.generate(self.thinker, texts, n, "think", version, greedy, batch_size)

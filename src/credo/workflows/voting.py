@@ -26,6 +26,9 @@ class Voting(Workflow):
         super().__init__(cfg, agents, task)
         self.hist = HistoryNormalizer(self.multi.ema_decay, self.multi.min_samples)
 
+    def prompts(self, row):
+        return [(a, "answer", a.format("answer", ANSWER, **self.fields(row))) for a in self.agents]
+
     def _answers(self, rows, n, version, greedy=False, batch_size=0):
         """Per agent, its n answers per row (prompt-major)."""
         return [self.generate(a, [a.format("answer", ANSWER, **self.fields(r)) for r in rows], n, "answer", version,
