@@ -36,6 +36,7 @@ import torch
 
 from credo.config import AlgoConfig
 from credo.credit import ADVANTAGES, BASELINES
+from credo.experiment_utils import int_list, inverse_cdf
 
 OUT = Path(__file__).parent
 C, A, B, TARGET = 8, 4, 2, 0.8
@@ -83,8 +84,7 @@ def run(seed: int, n: int, noise, arm, steps: int, lr: float) -> dict:
             hit_at = t
         ctx = torch.as_tensor(d["ctx"][t])
         p = probs[ctx]                                                     # [B, A]
-        cdf = p.cumsum(-1)
-        acts = torch.searchsorted(cdf, torch.as_tensor(d["u"][t]) * cdf[:, -1:]).clamp(max=A - 1)  # [B, n]
+        acts = inverse_cdf(p, torch.as_tensor(d["u"][t]))                 # [B, n]
         correct = torch.as_tensor(d["correct"])[ctx]
         clean = (acts == correct.unsqueeze(-1)).double()
         hit = torch.as_tensor(d["hit"][t])
@@ -114,11 +114,6 @@ def run(seed: int, n: int, noise, arm, steps: int, lr: float) -> dict:
             "locked_contexts": locked, "collapsed": locked > 0, "acc_curve": acc_curve[:: max(steps // 30, 1)]}
 
 
-def seeds_arg(s: str) -> list[int]:
-    lo, _, hi = s.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0-19")
@@ -129,7 +124,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT / "bandit.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
-    seeds, ns = seeds_arg(a.seeds), [int(x) for x in a.ns.split(",")]
+    seeds, ns = int_list(a.seeds), int_list(a.ns)
     rows, t0 = [], time.time()
     if a.calibrate:
         for lr in (0.5, 1.0, 2.0, 4.0):

@@ -12,6 +12,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from credo.experiment_utils import mean_sd
+
 OUT = Path(__file__).parent
 SCALES = ("std", "none", "bern")
 
@@ -28,12 +30,6 @@ def load(paths: list[str]) -> tuple[list[dict], dict]:
 def noise_name(noise) -> str:
     df, scale, rate = noise
     return "clean" if not rate else f"t{df:g}×{scale:g}@{rate:g}"
-
-
-def ms(xs: list[float], fmt: str = ".3f") -> str:
-    if not xs:
-        return "–"
-    return f"{st.mean(xs):{fmt}} ± {st.stdev(xs):{fmt}}" if len(xs) > 1 else f"{xs[0]:{fmt}}"
 
 
 def index(runs: list[dict]) -> dict:
@@ -85,7 +81,7 @@ def tables(runs: list[dict], meta: dict) -> str:
                     m, a = cell(by, km, budget), cell(by, ka, budget)
                     d = paired(by, km, ka, "final_acc", budget)
                     lines.append(
-                        f"| {nz} | {sc} | {ms(m['acc'])} | {ms(a['acc'])} | {ms(d)} | "
+                        f"| {nz} | {sc} | {mean_sd(m['acc'])} | {mean_sd(a['acc'])} | {mean_sd(d)} | "
                         f"{st.median(m['steps']):.0f} ({m['reached']}) | "
                         f"{st.median(a['steps']):.0f} ({a['reached']}) | "
                         f"{st.mean(m['collapse']):.2f} / {st.mean(a['collapse']):.2f} | "
@@ -156,8 +152,8 @@ def main() -> None:
     text += "| n | scale | clip | Δ final acc | Δ steps | Δ collapse | Δ sign err | Δ wrong sign |\n"
     text += "|---|---|---|---|---|---|---|---|\n"
     for (n, sc, clip), rec in sorted(s.items(), key=lambda kv: (kv[0][0], kv[0][2], SCALES.index(kv[0][1]))):
-        text += (f"| {n} | {sc} | {'on' if clip else 'off'} | {ms(rec['acc'])} | {ms(rec['steps'], '.1f')} | "
-                 f"{ms(rec['collapse'], '.2f')} | {ms(rec['sign'])} | {ms(rec['wrong'])} |\n")
+        text += (f"| {n} | {sc} | {'on' if clip else 'off'} | {mean_sd(rec['acc'])} | {mean_sd(rec['steps'], '.1f')} | "
+                 f"{mean_sd(rec['collapse'], '.2f')} | {mean_sd(rec['sign'])} | {mean_sd(rec['wrong'])} |\n")
     (OUT / "bandit_tables.md").write_text(text)
     plot(runs, meta)
     print(text)

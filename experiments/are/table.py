@@ -1,16 +1,12 @@
 """Tables for results.md from grpo_noise*.json: mean ± sd over seeds per (noise, baseline)."""
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
+from credo.experiment_utils import mean_sd
+
 HERE = Path(__file__).parent
-
-
-def ms(values):
-    values = list(values)
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.3f}"
 
 
 def main(name: str = "grpo_noise") -> None:
@@ -21,8 +17,9 @@ def main(name: str = "grpo_noise") -> None:
     for p in sorted({r["noise_p"] for r in res}):
         for b in ("mean", "are", "median"):
             rs = [r for r in res if r["noise_p"] == p and r["baseline"] == b]
-            print(f"| {p} | {b} | {ms(r['score_first10'] for r in rs)} | {ms(r['score_last10'] for r in rs)} | "
-                  f"{ms(r['eval_after'] for r in rs)} | {sum(r['grad_spikes'] for r in rs)} | "
+            print(f"| {p} | {b} | {mean_sd(r['score_first10'] for r in rs)} | "
+                  f"{mean_sd(r['score_last10'] for r in rs)} | "
+                  f"{mean_sd(r['eval_after'] for r in rs)} | {sum(r['grad_spikes'] for r in rs)} | "
                   f"{max(r['grad_max'] for r in rs):.2f} | {sum(r['diverged'] for r in rs)}/{len(rs)} |")
     print()
     for p in sorted({r["noise_p"] for r in res}):

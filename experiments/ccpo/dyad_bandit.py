@@ -40,6 +40,7 @@ import torch
 from credo.config import AlgoConfig
 from credo.credit import ADVANTAGES
 from credo.credit.ccpo import HistoryNormalizer, dyad_rewards
+from credo.experiment_utils import int_list, inverse_cdf
 
 OUT = Path(__file__).parent
 P, H, J, B, N, TARGET = 6, 5, 3, 4, 8, 0.8
@@ -73,8 +74,8 @@ def initial(theta_s_warm: float = 0.6) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def sample(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    cdf = probs.cumsum(-1)
-    return torch.searchsorted(cdf, u.unsqueeze(-1) * cdf[..., -1:]).squeeze(-1).clamp(max=probs.shape[-1] - 1)
+    """One draw per row of ``probs`` [..., V] from its uniform ``u`` [...] → [...]."""
+    return inverse_cdf(probs, u.unsqueeze(-1)).squeeze(-1)
 
 
 def expected(theta_t, theta_s) -> tuple[float, float]:
@@ -135,11 +136,6 @@ def run(seed: int, arm: str, steps: int, lr: float) -> dict:
             "curve": curve[:: max(steps // 40, 1)]}
 
 
-def seeds_arg(s: str) -> list[int]:
-    lo, _, hi = s.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0-19")
@@ -149,7 +145,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT / "dyad_bandit.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
-    seeds, rows, t0 = seeds_arg(a.seeds), [], time.time()
+    seeds, rows, t0 = int_list(a.seeds), [], time.time()
     meta = {"steps": a.steps, "P": P, "H": H, "J": J, "B": B, "n": N, "target": TARGET}
     if a.calibrate:
         for lr in (0.5, 1.0, 2.0, 4.0):

@@ -1,17 +1,12 @@
 """Tables for results.md from dyad.json and voting.json: mean ± sd over seeds of the measured numbers."""
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
+from credo.experiment_utils import mean_sd
+
 HERE = Path(__file__).parent
-
-
-def ms(values):
-    values = list(values)
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f} ± {sd:.3f}"
 
 
 def dyad(tag=""):
@@ -25,14 +20,15 @@ def dyad(tag=""):
           "Thinker reward var | Thinker zero-adv groups |")
     print("|---|" + "---|" * (len(keys) + 4))
     first = [r for r in res if r["credit"] == arms[0]]
-    print("| warm start | " + " | ".join(ms(r["before"][k] for r in first) for k in keys) + " | | | | |")
+    print("| warm start | " + " | ".join(mean_sd(r["before"][k] for r in first) for k in keys) + " | | | | |")
     for a in arms:
         rs = [r for r in res if r["credit"] == a]
-        print(f"| {a} | " + " | ".join(ms(r["after"][k] for r in rs) for k in keys) + " | "
-              + ms(sum(r["train_joint_accuracy"][:20]) / 20 for r in rs) + " / "
-              + ms(sum(r["train_joint_accuracy"][-20:]) / 20 for r in rs) + " | "
-              + ms(sum(r["train_help_rate"][-20:]) / 20 for r in rs) + " | " + ms(r["thinker_reward_var"] for r in rs)
-              + " | " + ms(r["thinker_zero_adv_frac"] for r in rs) + " |")
+        print(f"| {a} | " + " | ".join(mean_sd(r["after"][k] for r in rs) for k in keys) + " | "
+              + mean_sd(sum(r["train_joint_accuracy"][:20]) / 20 for r in rs) + " / "
+              + mean_sd(sum(r["train_joint_accuracy"][-20:]) / 20 for r in rs) + " | "
+              + mean_sd(sum(r["train_help_rate"][-20:]) / 20 for r in rs) + " | "
+              + mean_sd(r["thinker_reward_var"] for r in rs)
+              + " | " + mean_sd(r["thinker_zero_adv_frac"] for r in rs) + " |")
     print("\nper seed, team accuracy after: " + "; ".join(
         f"{a}: " + ", ".join(f"{r['after']['eval/team_accuracy']:.3f}" for r in res if r["credit"] == a)
         for a in arms))
@@ -48,11 +44,12 @@ def voting(tag=""):
           + " | ".join(f"{n} pivotal" for n in names) + " |")
     print("|---|" + "---|" * (len(keys) + len(names)))
     first = [r for r in res if r["credit"] == arms[0]]
-    print("| warm start | " + " | ".join(ms(r["before"][k] for r in first) for k in keys) + " |" + " |" * len(names))
+    print("| warm start | " + " | ".join(mean_sd(r["before"][k] for r in first) for k in keys) + " |"
+          + " |" * len(names))
     for a in arms:
         rs = [r for r in res if r["credit"] == a]
-        print(f"| {a} | " + " | ".join(ms(r["after"][k] for r in rs) for k in keys) + " | "
-              + " | ".join(ms(r["pivotal_rate"][n] for r in rs) for n in names) + " |")
+        print(f"| {a} | " + " | ".join(mean_sd(r["after"][k] for r in rs) for k in keys) + " | "
+              + " | ".join(mean_sd(r["pivotal_rate"][n] for r in rs) for n in names) + " |")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import torch
 from credo.config import AlgoConfig
 from credo.credit import ADVANTAGES
 from credo.credit.ccpo import HistoryNormalizer, shape_vote_rewards, vote_credit
+from credo.experiment_utils import inverse_cdf
 
 OUT = Path(__file__).parent
 Q, K, A, B, N_ROUNDS, COMPETENCE = 32, 5, 4, 4, 8, 0.4
@@ -85,10 +86,8 @@ def run(seed: int, mode: str, steps: int, lr: float) -> dict:
         for b in range(B):
             q = int(qs[t, b])
             p = probs[torch.arange(K), torch.as_tensor(s["state"][:, q])]  # [K, A]
-            cdf = p.cumsum(-1)
             for r in range(N_ROUNDS):
-                votes[b, r] = torch.searchsorted(cdf, torch.as_tensor(us[t, b, r])[:, None] * cdf[:, -1:])[:, 0] \
-                    .clamp(max=A - 1).numpy()
+                votes[b, r] = inverse_cdf(p, torch.as_tensor(us[t, b, r])[:, None])[:, 0].numpy()
                 jr, ck = vote_credit([OPTIONS[v] for v in votes[b, r]], {OPTIONS[s["gold"][q]]: 1.0}, "random",
                                      seed * 1_000_003 + t * 131 + b * 17 + r)
                 joint[b, r], credit[b, r] = jr, ck

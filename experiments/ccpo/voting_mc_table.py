@@ -10,12 +10,10 @@ import statistics as st
 import sys
 from pathlib import Path
 
+from credo.experiment_utils import mean_sd
+
 OUT = Path(__file__).parent
 FIELDS = ("mean_voter", "best_voter", "team_sampled", "team_greedy", "adv_right_corr")
-
-
-def ms(xs: list[float]) -> str:
-    return f"{st.mean(xs):.3f} ± {st.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
 
 def main() -> None:
@@ -30,8 +28,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for m in modes:
         rs = [by[(m, s)] for s in seeds]
-        cells = [ms([r[f] for r in rs]) for f in FIELDS]
-        cells.append(ms([r["team_sampled"] - r["best_voter"] for r in rs]))
+        cells = [mean_sd([r[f] for r in rs]) for f in FIELDS]
+        cells.append(mean_sd([r["team_sampled"] - r["best_voter"] for r in rs]))
         print(f"| {m} | " + " | ".join(cells) + " |")
     print("\nPaired by seed, arm − shared:\n")
     print("| credit | Δ mean voter acc | Δ team acc (sampled) | Δ corr(A, own vote right) |")
@@ -40,7 +38,8 @@ def main() -> None:
         if m == "shared":
             continue
         diff = {f: [by[(m, s)][f] - by[("shared", s)][f] for s in seeds] for f in FIELDS}
-        print(f"| {m} | {ms(diff['mean_voter'])} | {ms(diff['team_sampled'])} | {ms(diff['adv_right_corr'])} |")
+        print(f"| {m} | {mean_sd(diff['mean_voter'])} | {mean_sd(diff['team_sampled'])} | "
+              f"{mean_sd(diff['adv_right_corr'])} |")
     import matplotlib
 
     matplotlib.use("Agg")

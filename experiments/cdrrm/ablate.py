@@ -24,6 +24,8 @@ from models import Verifier, verifier_data
 from run import SPLITS, TRAIN, cts_rubric, direct_rubric, judge, one_step_rubric
 from world import GENERIC, discriminative, make_pairs, pad, satisfied
 
+from credo.experiment_utils import mean_se
+
 ARMS = {"gold": lambda p, k: discriminative(p), "direct_T": direct_rubric, "one_step_T": one_step_rubric,
         "cts_T": cts_rubric}
 
@@ -111,11 +113,6 @@ def run_seed(seed: int, n_test: int) -> dict:
                 res[f"empty_mask{k}"] = float(np.mean([not m for m in masked]))
             out["arms"].setdefault(arm, {})[split] = res
     return out
-
-
-def mean_se(xs) -> str:
-    xs = np.asarray(xs, dtype=float)
-    return f"{xs.mean():.3f} ± {xs.std(ddof=1) / np.sqrt(len(xs)):.3f}" if len(xs) > 1 else f"{xs.mean():.3f}"
 
 
 def table(results: list[dict]) -> str:

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from credo.experiment_utils import mean_se
+
 HERE = Path(__file__).parent
-
-
-def ms(values) -> str:
-    v = np.array(values, dtype=float)
-    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
-    return f"{v.mean():.3f} ± {se:.3f}"
 
 
 def main():
@@ -23,14 +19,14 @@ def main():
     print("| gate | " + " | ".join(f"seed {r['seed']}" for r in runs) + " | mean |\n|---|" + "---|" * (len(runs) + 1))
     for k in ("j1_atomic_acc", "b_generic_pad_shift", "filter_drop_rate", "bt_balanced_acc"):
         vals = [r["gate"][k] for r in runs]
-        print(f"| {k} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {ms(vals)} |")
+        print(f"| {k} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {mean_se(vals)} |")
     arms = list(runs[0]["arms"])
     print("\n| arm | precision | recall | items | acc balanced | acc length-adv | acc aligned | swap consistency "
           "| pad-flip rate |\n|---|---|---|---|---|---|---|---|---|")
     for arm in arms:
         def col(split, key, arm=arm):
             vals = [r["arms"][arm][split].get(key) for r in runs]
-            return ms(vals) if vals[0] is not None else "–"
+            return mean_se(vals) if vals[0] is not None else "–"
         print(f"| {arm} | {col('balanced', 'precision')} | {col('balanced', 'recall')} | {col('balanced', 'size')} | "
               f"{col('balanced', 'acc')} | {col('length_adv', 'acc')} | {col('aligned', 'acc')} | "
               f"{col('balanced', 'swap_consistency')} | {col('balanced', 'pad_flip')} |")

@@ -37,6 +37,7 @@ import torch
 from credo.config import AlgoConfig
 from credo.credit import ADVANTAGES
 from credo.credit.dacr import dacr_rewards
+from credo.experiment_utils import int_list, inverse_cdf
 
 OUT = Path(__file__).parent
 P, D, B, TARGET = 8, 3, 4, 0.9
@@ -89,9 +90,7 @@ def run(seed: int, n: int, noise, arm, start: str, steps: int, lr: float) -> dic
         prompt = torch.as_tensor(d["prompt"][t]).unsqueeze(-1).expand(B, n)
         err = torch.as_tensor(d["err"][t])
         p = torch.softmax(theta, -1)[prompt, err]                # [B, n, A]
-        cdf = p.cumsum(-1)
-        acts = torch.searchsorted(cdf, torch.as_tensor(d["u"][t]).unsqueeze(-1) * cdf[..., -1:]).squeeze(-1)
-        acts = acts.clamp(max=A - 1)                             # [B, n]
+        acts = inverse_cdf(p, torch.as_tensor(d["u"][t]).unsqueeze(-1)).squeeze(-1)  # [B, n]
         right = (acts == err).double()                           # R(y'): ok on a right draft, or the wrong digit
         draft_ok = (err == 0).double()                           # R(y)
         hit = torch.as_tensor(d["hit"][t])
@@ -113,11 +112,6 @@ def run(seed: int, n: int, noise, arm, start: str, steps: int, lr: float) -> dic
             "acc_curve": curve[:: max(steps // 30, 1)]}
 
 
-def seeds_arg(s: str) -> list[int]:
-    lo, _, hi = s.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0-19")
@@ -128,7 +122,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT / "critic_bandit.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
-    seeds, ns = seeds_arg(a.seeds), [int(x) for x in a.ns.split(",")]
+    seeds, ns = int_list(a.seeds), int_list(a.ns)
     rows, t0 = [], time.time()
     meta = {"steps": a.steps, "P": P, "D": D, "B": B, "target": TARGET}
     if a.calibrate:

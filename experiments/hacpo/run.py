@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE))
 
 from credo.config import load_config, replace_from  # noqa: E402
 from credo.engines import ENGINES  # noqa: E402
+from credo.experiment_utils import int_list  # noqa: E402
 from credo.models import encode_prompt, load_policy  # noqa: E402
 from credo.sft.trainer import sft_train  # noqa: E402
 from credo.tasks import build_task  # noqa: E402
@@ -86,7 +87,7 @@ def run_arm(seed: int, arm: str, dirs: dict[str, Path], extra: list[str] = ()) -
 
 def main() -> None:
     torch.set_num_threads(1)
-    seeds = [int(s) for s in sys.argv[1].split(",")]
+    seeds = int_list(sys.argv[1])
     arms = sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] != "all" else list(ARMS)
     res_path = HERE / (sys.argv[3] if len(sys.argv) > 3 else "results.jsonl")
     extra = sys.argv[4:]

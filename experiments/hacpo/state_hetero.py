@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from credo.config import load_config, replace_from  # noqa: E402
 from credo.engines import ENGINES  # noqa: E402
+from credo.experiment_utils import int_list  # noqa: E402
 from credo.models import load_policy  # noqa: E402
 from credo.sft.trainer import sft_examples, sft_train  # noqa: E402
 from credo.tasks import build_task  # noqa: E402
@@ -125,7 +126,7 @@ def append(path: Path, row: dict) -> None:
 
 def main() -> None:
     torch.set_num_threads(1)
-    what, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
+    what, seeds = sys.argv[1], int_list(sys.argv[2])
     if what == "probe":
         for seed in seeds:
             append(HERE / "state_probe.jsonl", probe(seed))

@@ -10,12 +10,10 @@ import statistics
 import sys
 from pathlib import Path
 
+from credo.experiment_utils import mean_sd
+
 HERE = Path(__file__).parent
 AGENTS = ("weak", "strong")
-
-
-def ms(v: list[float]) -> str:
-    return f"{statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
 
 
 def load(name: str = "results.jsonl") -> dict[str, list[dict]]:
@@ -34,7 +32,7 @@ def table(by_arm: dict[str, list[dict]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for arm, rs in by_arm.items():
         row = [f"{arm} ({len(rs)})", f"{rs[0]['rollouts'] / 100:.0f}"]
-        row += [ms([r["final"][a] for r in rs]) for a in AGENTS]
+        row += [mean_sd([r["final"][a] for r in rs]) for a in AGENTS]
         for a in AGENTS:
             d = [r["final"][a] - gspo[r["seed"]]["final"][a] for r in rs if r["seed"] in gspo]
             row.append(f"{statistics.mean(d):+.3f}" if d else "–")

@@ -9,6 +9,7 @@ import tempfile
 import time
 
 from credo.config import load_config
+from credo.experiment_utils import int_list
 from credo.train.rl import RLTrainer
 
 BASE = ["log.tensorboard=false", "log.progress=false", "train.threads=1", "eval.pass_k=0", "log.report=false"]
@@ -43,7 +44,7 @@ def run(seed: int, every: int, overrides: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    seeds = [int(s) for s in sys.argv[1].split(",")]
+    seeds = int_list(sys.argv[1])
     every = int(sys.argv[2])
     ov = sys.argv[3:]
     print("#", " ".join(ov), flush=True)

@@ -16,6 +16,7 @@ import time
 import torch
 
 from credo.config import load_config
+from credo.experiment_utils import int_list
 from credo.train.rl import RLTrainer
 
 BASE = ["log.tensorboard=false", "log.progress=false", "train.threads=1", "eval.pass_k=0", "log.report=false"]
@@ -70,7 +71,7 @@ def run(seed: int, every: int, ov: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    seeds = [int(s) for s in sys.argv[1].split(",")]
+    seeds = int_list(sys.argv[1])
     every = int(sys.argv[2])
     common = sys.argv[3].split()
     for var in sys.argv[4:]:

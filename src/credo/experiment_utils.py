@@ -1,0 +1,42 @@
+"""Small helpers the experiment scripts (``experiments/*/``) share: integer-list arguments, inverse-CDF draws from
+pre-drawn uniforms (simulated bandits), and ``mean ± spread`` cells of result tables."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+
+def int_list(spec: str) -> list[int]:
+    """``"0-19"`` → ``[0, 1, ..., 19]`` (inclusive), ``"16,32"`` → ``[16, 32]``, ``"0-2,7"`` → ``[0, 1, 2, 7]``:
+    seed lists and sizes given on the command line."""
+    out: list[int] = []
+    for item in spec.split(","):
+        lo, _, hi = item.partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
+    return out
+
+
+def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Categorical draws by inverse CDF: for each row of ``probs`` [..., A] (weights, need not sum to 1) and each of
+    its uniforms ``u`` [..., n] in [0, 1), the first index whose cumulative weight reaches ``u`` · total
+    → int64 [..., n] in [0, A). Seeded uniforms drawn once make every arm of a seed see the same randomness."""
+    cdf = probs.cumsum(-1)
+    return torch.searchsorted(cdf, u * cdf[..., -1:]).clamp(max=probs.shape[-1] - 1)
+
+
+def mean_sd(values: Iterable[float], fmt: str = ".3f") -> str:
+    """``"mean ± sd"`` (sample standard deviation) of the values; one value alone, ``"x"``; none, ``"–"``."""
+    xs = list(values)
+    if not xs:
+        return "–"
+    return f"{statistics.mean(xs):{fmt}} ± {statistics.stdev(xs):{fmt}}" if len(xs) > 1 else f"{xs[0]:{fmt}}"
+
+
+def mean_se(values: Iterable[float]) -> str:
+    """``"mean ± standard error"`` (sample sd / sqrt(n)) to 3 decimals; one value alone, ``"x"``."""
+    xs = np.asarray(list(values), dtype=float)
+    return f"{xs.mean():.3f} ± {xs.std(ddof=1) / np.sqrt(len(xs)):.3f}" if len(xs) > 1 else f"{xs.mean():.3f}"

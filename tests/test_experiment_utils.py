@@ -1,0 +1,45 @@
+"""The helpers experiment scripts share, against values worked out by hand."""
+
+import pytest
+import torch
+
+from credo.experiment_utils import int_list, inverse_cdf, mean_sd, mean_se
+
+
+def test_int_list_reads_ranges_and_comma_lists():
+    assert int_list("0-3") == [0, 1, 2, 3]
+    assert int_list("7") == [7]
+    assert int_list("16,32") == [16, 32]
+    assert int_list("0-2,7") == [0, 1, 2, 7]
+    with pytest.raises(ValueError):
+        int_list("a-b")
+
+
+def test_inverse_cdf_picks_the_first_index_whose_cumulative_weight_reaches_u():
+    # weights 2, 3, 5 (total 10): cumulative 2, 5, 10, so u·10 in (0, 2] -> 0, (2, 5] -> 1, (5, 10] -> 2
+    w = torch.tensor([[2.0, 3.0, 5.0]], dtype=torch.float64)
+    u = torch.tensor([[0.05, 0.2, 0.21, 0.45, 0.51, 0.99]], dtype=torch.float64)
+    assert inverse_cdf(w, u).tolist() == [[0, 0, 1, 1, 2, 2]]
+    assert inverse_cdf(w / 10, u).tolist() == [[0, 0, 1, 1, 2, 2]]  # normalised or not
+    assert inverse_cdf(w, torch.tensor([[1.5]], dtype=torch.float64)).tolist() == [[2]]  # never past the last index
+
+
+def test_inverse_cdf_draws_each_index_in_proportion_to_its_weight_per_row():
+    """1000 evenly spaced uniforms per row give exactly 1000·p draws of each index; rows are independent."""
+    probs = torch.tensor([[0.2, 0.3, 0.5], [0.5, 0.0, 0.5]], dtype=torch.float64)
+    u = ((torch.arange(1000, dtype=torch.float64) + 0.5) / 1000).expand(2, 1000)
+    draws = inverse_cdf(probs, u)
+    assert draws.shape == (2, 1000) and draws.dtype == torch.long
+    assert torch.bincount(draws[0], minlength=3).tolist() == [200, 300, 500]
+    assert torch.bincount(draws[1], minlength=3).tolist() == [500, 0, 500]
+    one = inverse_cdf(probs, torch.tensor([[0.1], [0.9]], dtype=torch.float64))  # one draw per row: [..., 1]
+    assert one.tolist() == [[0], [2]]
+
+
+def test_mean_sd_and_mean_se_cells():
+    # 1, 2, 3: mean 2, sample sd 1, standard error 1/sqrt(3) = 0.577
+    assert mean_sd([1.0, 2.0, 3.0]) == "2.000 ± 1.000"
+    assert mean_sd((x for x in [1.0, 2.0, 3.0]), ".1f") == "2.0 ± 1.0"
+    assert mean_sd([0.25]) == "0.250" and mean_sd([]) == "–"
+    assert mean_se([1.0, 2.0, 3.0]) == "2.000 ± 0.577"
+    assert mean_se([0.25]) == "0.250"
