@@ -105,7 +105,3 @@ class CachedClient:
                 self.cache.put(keys[i], t, {"model": self.model})
                 out[i] = t
         return [o for o in out if o is not None]
-
-
-def chat_one(client: ChatClient, prompt: str, sampling: Sampling | None = None) -> str:
-    return client.chat([user(prompt)], sampling or Sampling())[0]
