@@ -69,7 +69,7 @@ def update_ranks(rank: int, world: int, store: str, setup: str, out: str, backen
 def train_ranks(rank: int, world: int, port: int, overrides: list[str], out: str, kill_at: int,
                 backend: str = "ddp") -> None:
     """A DataParallelTrainer run through the CLI's build_trainer: straight through in ``out/a``; killed after the
-    checkpoint of ``kill_at`` in ``out/b`` and resumed there."""
+    checkpoint of ``kill_at`` in ``out/b`` and resumed there; both export the policy."""
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -94,12 +94,16 @@ def train_ranks(rank: int, world: int, port: int, overrides: list[str], out: str
             raise Killed
         return path
 
-    build_trainer(cfg("a")).run()
+    straight = build_trainer(cfg("a"))
+    straight.run()
+    straight.export()
     trainer_cls.save = save_then_die
     try:
         build_trainer(cfg("b")).run()
     except Killed:
         pass
     trainer_cls.save = save
-    build_trainer(cfg("b"), resume=True).run()
+    resumed = build_trainer(cfg("b"), resume=True)
+    resumed.run()
+    resumed.export()
     dist.destroy_process_group()

@@ -1,12 +1,14 @@
 """Data-parallel training on 2 gloo ranks (CPU) equals one process: same gradients, same update, exact resume."""
 
 import copy
+import json
 import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 from dp_worker import CASES, one_update, train_ranks, update_ranks  # noqa: I001  (spawned ranks import it too)
+from transformers import AutoModelForCausalLM
 
 from credo.config import AlgoConfig, SamplingConfig, load_config
 from credo.credit import compute_advantages
@@ -60,8 +62,9 @@ def test_two_gloo_ranks_give_the_one_process_update(tiny_policy, tmp_path, backe
         real = grads[0].abs() > 1e-5
         first = float((weights[0] - dp_weights[0])[real].abs().max())
         last = float((weights[-1] - dp_weights[-1])[real].abs().max())
-        print(f"{backend} {algo} {train}: max |dgrad| {max(float((g - h).abs().max()) for g, h in zip(grads, dp_grads)):.2e}"
-              f", max |dweight| after step 1 {first:.2e}, after the update {last:.2e} "
+        dgrad = max(float((g - h).abs().max()) for g, h in zip(grads, dp_grads))
+        print(f"{backend} {algo} {train}: max |dgrad| {dgrad:.2e}, max |dweight| after step 1 {first:.2e}, "
+              f"after the update {last:.2e} "
               f"(all weights: {float((weights[-1] - dp_weights[-1]).abs().max()):.2e})")
         assert first < 1e-6, algo  # 1e-4 of a step (lr = 1e-2)
         # a second Adam step starts from weights that differ (above) and divides m by sqrt(v), which amplifies the
@@ -97,3 +100,12 @@ def test_data_parallel_trainer_resumes_exactly(tmp_path, backend):
         assert a == b
     assert clean(tmp_path / "a")[1]["actor/loss"] == clean(tmp_path / "a.rank1")[1]["actor/loss"]
     assert load_config(None, [f"train.backend={backend}"]).train.backend == backend
+    # weights: written once, by rank 0, as a plain transformers model (FSDP gathers them), equal after the resume
+    exported = [AutoModelForCausalLM.from_pretrained(tmp_path / run / "policy") for run in ("a", "b")]
+    assert type(exported[0]).__name__ == json.loads((tmp_path / "a/policy/config.json").read_text())["architectures"][0]
+    for (name, x), y in zip(exported[0].state_dict().items(), exported[1].state_dict().values()):
+        assert torch.equal(x, y), name
+    step3 = AutoModelForCausalLM.from_pretrained(tmp_path / "b/checkpoints/step_000003/policy")
+    assert all(torch.equal(x, y) for x, y in zip(step3.state_dict().values(), exported[1].state_dict().values()))
+    assert not list((tmp_path / "a.rank1").glob("checkpoints/*/policy/*.safetensors"))
+
