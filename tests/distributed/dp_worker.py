@@ -15,9 +15,32 @@ CASES = [  # (algo keys, train keys): the one-process run uses micro_batch_size=
 ]
 
 
-def join(rank: int, world: int, store: str) -> None:
+def update_batch(model, tok):
+    """12 sampled rows of 3 prompts with uneven rewards and masks, advantages set; the first 9 are returned: groups
+    of 4, 4 and 1 rows (uneven shards; a mini-batch of one group of one row leaves a rank empty)."""
+    from credo.config import AlgoConfig, SamplingConfig
+    from credo.credit import compute_advantages
+    from credo.engines import ENGINES
+
+    torch.manual_seed(0)
+    prompts = [tok(f"{i} + {i} =")["input_ids"] for i in range(3)]
+    trajs = ENGINES.get("hf")(model, tok).generate(prompts, 4, SamplingConfig(max_new_tokens=5, stop=[]))
+    for i, t in enumerate(trajs):
+        t.reward = float(i % 3 == 0) + 0.1 * i
+        if i % 5 == 1:
+            t.loss_mask[-2:] = 0.0  # uneven valid-token counts across rows and ranks
+    compute_advantages(trajs, AlgoConfig())
+    return trajs[:9]
+
+
+def join(rank: int, world: int, store: str, device: str = "cpu") -> torch.device:
+    """Join a process group (gloo on CPU, nccl on CUDA, one GPU per rank); -> this rank's device."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    if device == "cuda":
+        torch.cuda.set_device(rank)
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method=f"file://{store}", rank=rank,
+                            world_size=world)
+    return torch.device(f"cuda:{rank}" if device == "cuda" else "cpu")
 
 
 def full(t: torch.Tensor) -> torch.Tensor:
@@ -50,16 +73,17 @@ def one_update(learner_cls, model, pad_id: int, trajs, algo: dict, train: dict):
     return grads, weights, metrics
 
 
-def update_ranks(rank: int, world: int, store: str, setup: str, out: str, backend: str = "ddp") -> None:
+def update_ranks(rank: int, world: int, store: str, setup: str, out: str, backend: str = "ddp",
+                 device: str = "cpu") -> None:
     """Every case of CASES on this rank with the learner of ``backend``; rank 0 saves the results to ``out``."""
     import copy
 
     from credo.distributed import trainer_class
 
-    join(rank, world, store)
+    dev = join(rank, world, store, device)
     data = torch.load(setup, weights_only=False)
     learner_cls = trainer_class(backend).learner_cls
-    results = [one_update(learner_cls, copy.deepcopy(data["model"]), data["pad_id"],
+    results = [one_update(learner_cls, copy.deepcopy(data["model"]).to(dev), data["pad_id"],
                           copy.deepcopy(data["trajs"]), algo, train) for algo, train in CASES]
     if rank == 0:
         torch.save(results, out)

@@ -7,13 +7,11 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
-from dp_worker import CASES, one_update, train_ranks, update_ranks  # noqa: I001  (spawned ranks import it too)
+from dp_worker import CASES, one_update, train_ranks, update_batch, update_ranks  # noqa: I001  (spawned ranks import it too)
 from transformers import AutoModelForCausalLM
 
-from credo.config import AlgoConfig, SamplingConfig, load_config
-from credo.credit import compute_advantages
+from credo.config import load_config
 from credo.distributed.data_parallel import contiguous_shard
-from credo.engines import ENGINES
 from credo.train.learner import Learner
 from credo.train.metrics import read_metrics
 
@@ -25,23 +23,11 @@ def test_contiguous_shard_covers_every_row_once():
     assert contiguous_shard([1], 1, 2) == []
 
 
-def _batch(model, tok):
-    torch.manual_seed(0)
-    prompts = [tok(f"{i} + {i} =")["input_ids"] for i in range(3)]
-    trajs = ENGINES.get("hf")(model, tok).generate(prompts, 4, SamplingConfig(max_new_tokens=5, stop=[]))
-    for i, t in enumerate(trajs):
-        t.reward = float(i % 3 == 0) + 0.1 * i
-        if i % 5 == 1:
-            t.loss_mask[-2:] = 0.0  # uneven valid-token counts across rows and ranks
-    compute_advantages(trajs, AlgoConfig())
-    return trajs[:9]  # groups of 4, 4 and 1 rows: uneven shards, and a mini-batch of one row leaves a rank empty
-
-
 @pytest.mark.slow  # two spawned ranks import torch and transformers: ~35 s on a shared 2-core machine
 @pytest.mark.parametrize("backend", ["ddp", "fsdp"])
 def test_two_gloo_ranks_give_the_one_process_update(tiny_policy, tmp_path, backend):
     model, tok = tiny_policy
-    trajs = _batch(model, tok)
+    trajs = update_batch(model, tok)
     torch.save({"model": model, "pad_id": tok.pad_token_id, "trajs": trajs}, tmp_path / "setup.pt")
     mp.spawn(update_ranks, args=(2, str(tmp_path / "store"), str(tmp_path / "setup.pt"), str(tmp_path / "dp.pt"),
                                  backend), nprocs=2, join=True)
