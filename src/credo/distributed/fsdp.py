@@ -30,10 +30,12 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import FSDPModule, fully_shard
 from torch.distributed.tensor import DTensor
 
 from credo.distributed.data_parallel import DataParallelLearner, DataParallelTrainer, broadcast_weights
+from credo.models.device import model_device
 from credo.train.checkpoint import save_hf_dir
 from credo.trajectory import Trajectory
 
@@ -42,11 +44,13 @@ def shard_model(model: torch.nn.Module) -> torch.nn.Module:
     """Shard ``model`` in place over the default process group: one FSDP unit per decoder layer (the classes named
     in ``model._no_split_modules``) and one for the rest. Gradients are summed over ranks, not averaged (the loss
     of each rank is already its share of the global loss)."""
+    # the mesh on the model's own device (FSDP's default mesh is on the accelerator, even for a CPU run)
+    mesh = init_device_mesh(model_device(model).type, (dist.get_world_size(),))
     layers = set(getattr(model, "_no_split_modules", None) or [])
     for module in list(model.modules())[1:]:
         if type(module).__name__ in layers:
-            fully_shard(module)
-    fully_shard(model)
+            fully_shard(module, mesh=mesh)
+    fully_shard(model, mesh=mesh)
     for module in fsdp_units(model):
         module.set_gradient_divide_factor(1.0)
         module.set_force_sum_reduction_for_comms(True)  # a plain SUM: gloo has no PREMUL_SUM
