@@ -1,8 +1,9 @@
 """Step time of one GRPO recipe under each backend on this machine (CPU): single process, 2 data-parallel gloo
-ranks (torchrun), and the Ray backend on a local cluster. Writes benchmarks/out/scale_out.json and prints one line
-per run (repeats are interleaved: other load on the machine drifts).
+ranks (torchrun; ``ddp2`` replicated weights, ``fsdp2`` sharded weights), and the Ray backend on a local cluster.
+Writes benchmarks/out/scale_out.json and prints one line per run (repeats are interleaved: other load on the machine
+drifts).
 
-    .venv/bin/python benchmarks/scale_out.py [--steps 6] [--threads 1]
+    .venv/bin/python benchmarks/scale_out.py [--steps 6] [--threads 1] [--backends single,ddp2,fsdp2,ray]
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ def step_times(run: str) -> list[float]:
 
 def launch(backend: str, args: argparse.Namespace) -> float:
     """Run the recipe under ``backend``; -> wall seconds of the whole command (start-up included)."""
-    run = f"scale-{backend}"
+    run, kind = f"scale-{backend}", backend.rstrip("0123456789")  # ddp2 / fsdp2: the backend on 2 ranks
     cmd = [sys.executable, "-m", "credo.cli", "train", "grpo", *overrides(run, args.steps, args.threads),
-           f"train.backend={'ddp' if backend.startswith('ddp') else backend}", "--overwrite"]
-    if backend.startswith("ddp"):
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", backend[3:], *cmd[1:]]
+           f"train.backend={kind}", "--overwrite"]
+    if kind in ("ddp", "fsdp"):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", backend[len(kind):], *cmd[1:]]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)

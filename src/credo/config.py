@@ -167,7 +167,8 @@ class TrainConfig:
                               "in model.dtype (fp16 adds a gradient scaler)")
     gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (less memory, more time)")
     backend: str = _f("single", "single (one process) | ddp (data-parallel ranks under torchrun: gradients and loss "
-                      "counts all-reduced) | ray (one Ray actor group per trainable policy, placed by `resources`)")
+                      "counts all-reduced) | fsdp (the same ranks, weights sharded by FSDP2) | ray (one Ray actor "
+                      "group per trainable policy, placed by `resources`)")
 
 
 @dataclass

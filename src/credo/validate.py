@@ -267,8 +267,13 @@ def _validate_scale(cfg: Config, c: _Checker) -> None:
         for k, r in v.items()), f"a mapping of {sorted(names)} to {{num_cpus, num_gpus}} (numbers >= 0)")
     if cfg.multi.workflow:
         c.check("train.backend", lambda v: v == "single" or (v == "ray" and cfg.multi.workflow != "hacpo"),
-                "multi-agent workflows run with backend single or ray (ddp and HACPO are single-policy or "
+                "multi-agent workflows run with backend single or ray (ddp/fsdp and HACPO are single-policy or "
                 "single-process)")
+    if cfg.train.backend == "fsdp":
+        c.check("model.lora.r", lambda v: v == 0, "LoRA runs with train.backend single, ddp or ray (fsdp shards "
+                "full-weight training only)")
+        c.check("train.mixed_precision", lambda v: v != "fp16", "fp16 loss scaling is not sharded: use bf16 or no "
+                "with train.backend=fsdp")
 
 
 def _validate_wmss(cfg: Config, c: _Checker) -> None:

@@ -21,6 +21,10 @@ from credo.config import ConfigError, load_config
     (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "train.backend=ddp"], "train.backend"),
     (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "engine.kind=vllm"], "engine.kind"),
     (["train.backend=ray", "train.device=gpu"], "train.device"),
+    (["train.backend=fsdp", "model.lora.r=8"], "model.lora.r"),
+    (["train.backend=fsdp", "train.mixed_precision=fp16"], "train.mixed_precision"),
+    (["train.backend=fsdp", "rm.enabled=true"], "train.backend"),
+    (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "train.backend=fsdp"], "train.backend"),
 ])
 def test_bad_scale_out_values_name_their_key(overrides, key):
     with pytest.raises(ConfigError) as e:
@@ -45,12 +49,13 @@ def test_a_ray_run_may_name_a_device_only_its_actors_have():
         load_config(None, ["train.device=cuda"])
 
 
-def test_ddp_outside_torchrun_is_one_line(monkeypatch, tmp_path):
-    from credo.distributed.data_parallel import DataParallelTrainer
+@pytest.mark.parametrize("backend", ["ddp", "fsdp"])
+def test_data_parallel_outside_torchrun_is_one_line(monkeypatch, tmp_path, backend):
+    from credo.distributed import trainer_class
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     with pytest.raises(ConfigError, match="torchrun"):
-        DataParallelTrainer(load_config(None, ["train.backend=ddp", f"log.output_dir={tmp_path}"]))
+        trainer_class(backend)(load_config(None, [f"train.backend={backend}", f"log.output_dir={tmp_path}"]))
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")

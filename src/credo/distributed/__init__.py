@@ -1,5 +1,6 @@
 """Scale-out backends (``train.backend``): ``single`` (the default, one process), ``ddp`` (data-parallel ranks
-under ``torchrun``, :mod:`credo.distributed.data_parallel`) and ``ray`` (one Ray actor group per policy,
+under ``torchrun``, :mod:`credo.distributed.data_parallel`), ``fsdp`` (the same ranks with the weights sharded by
+FSDP2, :mod:`credo.distributed.fsdp`) and ``ray`` (one Ray actor group per policy,
 :mod:`credo.distributed.ray_backend`, extra ``credo[ray]``). Every backend runs the RL step of
 :class:`credo.train.rl.RLTrainer`; only where the model, the engine and the learner live differs."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-BACKENDS = ("single", "ddp", "ray")
+BACKENDS = ("single", "ddp", "fsdp", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")
 
 
@@ -16,6 +17,9 @@ def trainer_class(backend: str, multi_agent: bool = False) -> Any:
     if backend == "ddp":
         from credo.distributed.data_parallel import DataParallelTrainer
         return DataParallelTrainer
+    if backend == "fsdp":
+        from credo.distributed.fsdp import FsdpTrainer
+        return FsdpTrainer
     if backend == "ray":
         from credo.distributed.ray_backend import RayMultiAgentTrainer, RayTrainer
         return RayMultiAgentTrainer if multi_agent else RayTrainer

@@ -37,13 +37,21 @@ def init_distributed(device: str) -> tuple[int, int]:
     -> (rank, world size)."""
     if not dist.is_initialized():
         if "WORLD_SIZE" not in os.environ:
-            raise ConfigError("train.backend=ddp: start the run with torchrun, e.g. torchrun --nproc_per_node 2 "
+            raise ConfigError("train.backend=ddp|fsdp: start the run with torchrun, e.g. torchrun --nproc_per_node 2 "
                               "-m credo.cli train RECIPE train.backend=ddp")
         cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
     return dist.get_rank(), dist.get_world_size()
+
+
+def broadcast_weights(model: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank (replicas start equal even if a model was initialised
+    from an unseeded source)."""
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            dist.broadcast(t, 0)
 
 
 def contiguous_shard(items: list, rank: int, world: int) -> list:
@@ -56,9 +64,17 @@ def contiguous_shard(items: list, rank: int, world: int) -> list:
 class DataParallelLearner(Learner):
     """A :class:`Learner` whose mini-batches are sharded over the ranks of the default process group."""
 
-    def __init__(self, *args: Any, **kw: Any):
-        super().__init__(*args, **kw)
+    def __init__(self, model: Any, pad_id: int, algo: Any, train: Any, sampling: Any, reference: Any = None,
+                 adapter: str | None = None):
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        reference = self.place(model, reference, algo.kl_coef > 0)
+        super().__init__(model, pad_id, algo, train, sampling, reference=reference, adapter=adapter)
+
+    def place(self, model: Any, reference: Any, kl: bool) -> Any:
+        """Prepare the policy (and the KL reference, returned) before the optimizer sees its parameters: here the
+        replicas are made equal (the FSDP learner also shards them)."""
+        broadcast_weights(model)
+        return reference
 
     def shard(self, rows: list[Trajectory]) -> list[Trajectory]:
         return contiguous_shard(rows, self.rank, self.world)
@@ -144,10 +160,12 @@ class DataParallelTrainer(RLTrainer):
             cfg = copy.deepcopy(cfg)
             cfg.log.output_dir = f"{cfg.log.output_dir}.rank{self.rank}"
             cfg.log.progress = cfg.log.report = cfg.log.tensorboard = cfg.log.wandb = False
-        super().__init__(cfg, resume, overwrite, **objects)
-        with torch.no_grad():  # replicas start equal even if a model was initialised from an unseeded source
-            for t in self.model.state_dict().values():
-                dist.broadcast(t, 0)
+        super().__init__(cfg, resume, overwrite, **objects)  # the learner makes the replicas equal
+        steps: list[Any] = [None] * self.world
+        dist.all_gather_object(steps, self.step)
+        if len(set(steps)) > 1:  # a run killed between two ranks' checkpoint writes
+            raise RuntimeError(f"{cfg.log.output_dir}: the ranks' latest checkpoints are of different steps "
+                               f"{steps}; remove the newer ones so that every rank resumes from the same step")
         self.engine = ShardedEngine(self.engine)
 
     def _open(self, cfg: Config, *args: Any, **kw: Any) -> Path | None:

@@ -277,8 +277,12 @@ class RLTrainer:
                  "selector": self.selector.state_dict() if self.selector is not None else None}
         if self.reward_model is not None:
             state["reward_model"] = self.reward_model.state_dict()
-        return save_checkpoint(self.run_dir, self.step, {"policy": self.model}, {"policy": self.tok}, state,
+        return save_checkpoint(self.run_dir, self.step, self.checkpoint_models(), {"policy": self.tok}, state,
                                keep_last=self.cfg.log.keep_last)
+
+    def checkpoint_models(self) -> dict[str, Any]:
+        """What a checkpoint's ``save_pretrained`` writes, by folder name (FSDP: the gathered full weights)."""
+        return {"policy": self.model}
 
     def export(self, path: str | Path | None = None) -> Path:
         """Save the trained policy as a plain Hugging Face directory (default ``<run>/policy``; with LoRA: the
