@@ -105,3 +105,27 @@ class EngineContract:
             model.train()
         for i, t in enumerate(trajs):
             assert logits[i, : t.num_tokens].argmax(-1).cpu().tolist() == t.response_ids.tolist()
+
+    def test_sync_weights_serves_the_updated_policy(self, engine_case, prompts):
+        engine, model, tok = engine_case
+        sampling = SamplingConfig(max_new_tokens=6, stop=[])
+        params = [p for p in model.parameters() if p.requires_grad]
+        saved = [p.detach().clone() for p in params]
+        try:
+            torch.manual_seed(5)
+            before = engine.generate(prompts, 2, sampling)
+            with torch.no_grad():  # an "update": every trainable weight moves
+                for p in params:
+                    p.add_(0.1 * torch.randn_like(p))
+            engine.sync_weights(1)
+            after = engine.generate(prompts, 2, sampling, version=1)
+            gap = max(float((t.logprobs - r).abs().max())
+                      for t, r in zip(after, trainer_logprobs(model, after, tok.pad_token_id, 1.0)))
+            assert gap <= self.logprob_atol, gap
+            moved = max(float((t.logprobs - r).abs().max())
+                        for t, r in zip(before, trainer_logprobs(model, before, tok.pad_token_id, 1.0)))
+            assert moved > 10 * self.logprob_atol, moved  # the update changed the policy (else this test is vacuous)
+        finally:
+            with torch.no_grad():
+                for p, s in zip(params, saved):
+                    p.copy_(s)

@@ -177,8 +177,12 @@ class EngineConfig:
 
     kind: str = _f("hf", "hf (the trainer's own model, KV-cache sampling) | vllm (needs the vllm extra and a GPU)")
     mode: str = _f("colocate", "vllm: colocate (engine in the trainer's process, asleep during updates) | server "
-                   "(a `vllm serve` at engine.url, weights pushed after each update)")
-    url: str = _f("", "vllm server mode: base URL of the server, e.g. http://localhost:8000")
+                   "(a `vllm serve` at engine.url or started by credo, weights pushed after each update)")
+    url: str = _f("", "vllm server mode: base URL of a running server, e.g. http://localhost:8000 (empty: credo "
+                  "starts `vllm serve` itself)")
+    port: int = _f(0, "vllm server mode, engine.url empty: port of the server credo starts (0 = a free port)")
+    serve_args: str = _f("", "vllm server mode, engine.url empty: extra `vllm serve` arguments (shell syntax)")
+    start_timeout: float = _f(600.0, "vllm server mode, engine.url empty: seconds to wait for the server's /health")
     gpu_memory_utilization: float = _f(0.3, "vllm: share of GPU memory the engine may take")
     prefix_caching: bool = _f(True, "vllm: reuse the KV cache of a prompt across its n samples")
 

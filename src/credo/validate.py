@@ -8,6 +8,7 @@ registries and tuples that define them, imported here lazily (modules holding re
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -244,6 +245,14 @@ def _validate_rm(cfg: Config, c: _Checker) -> None:
 
 
 
+def _shell_words(value: str) -> bool:
+    try:
+        shlex.split(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _validate_scale(cfg: Config, c: _Checker) -> None:
     from credo.distributed import BACKENDS, RESOURCE_KEYS
     from credo.engines import ENGINE_MODES, ENGINES
@@ -259,7 +268,11 @@ def _validate_scale(cfg: Config, c: _Checker) -> None:
         c.check("engine.kind", lambda v: not cfg.multi.workflow, "hf: multi-agent workflows sample with the hf "
                 "engine (other engines serve single-policy runs)")
     if cfg.engine.kind == "vllm" and cfg.engine.mode == "server":
-        c.check("engine.url", lambda v: v.startswith(("http://", "https://")), "http(s)://host:port of a vllm server")
+        c.check("engine.url", lambda v: v == "" or v.startswith(("http://", "https://")),
+                "http(s)://host:port of a vllm server, or empty (credo starts one)")
+        c.check("engine.port", lambda v: isinstance(v, int) and 0 <= v <= 65535, "a port in [0, 65535] (0 = free)")
+        c.check("engine.serve_args", _shell_words, "extra `vllm serve` arguments in shell syntax (check the quotes)")
+        c.gt("engine.start_timeout", 0)
     names = {"policy"} | {a.get("name") for a in cfg.multi.agents if isinstance(a, dict)}
     c.check("resources", lambda v: isinstance(v, dict) and all(
         k in names and isinstance(r, dict) and set(r) <= set(RESOURCE_KEYS)

@@ -1,32 +1,35 @@
-"""vLLM engine (``engine.kind=vllm``, extra ``credo[vllm]``, needs a GPU): the engine contract of
-:mod:`credo.engines` on vLLM. Untested here: the project's CPU test machines cannot run vLLM; ``tests/gpu`` holds the
-check that runs it.
+"""vLLM engine (``engine.kind=vllm``): the engine contract of :mod:`credo.engines` on vLLM.
 
 - Sampling: one ``generate`` call per batch with ``SamplingParams(n=..., stop=..., logprobs=0, seed=...)``; the
   seed is drawn from torch's global generator (``torch.manual_seed`` makes a call reproducible, as for ``hf``);
   prefix caching (``engine.prefix_caching``) shares a prompt's KV cache across its n samples. Log-probs are vLLM's
   ``processed_logprobs`` (after temperature), the distribution the trainer's forward uses.
-- LoRA: the adapter is saved after each update and served as a new ``LoRARequest`` (never merged).
-- Weight sync (``sync_weights``): ``engine.mode=colocate`` runs vLLM in the trainer's process on the same GPU,
-  asleep (weights offloaded, KV cache freed) while the learner trains, and loads the learner's state dict into the
-  woken model; ``engine.mode=server`` talks to a ``vllm serve`` at ``engine.url`` (OpenAI completions with token
-  ids) and pushes weights by saving them to the served directory and asking the server to reload them (LoRA: the
-  ``/v1/load_lora_adapter`` endpoint, the server started with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; full
-  weights: ``/collective_rpc`` ``reload_weights``, the server started with ``VLLM_SERVER_DEV_MODE=1``).
+- ``engine.mode=colocate`` (extra ``credo[vllm]``, a GPU): vLLM runs in the trainer's process on the same GPU,
+  asleep (weights offloaded, KV cache freed) while the learner trains; ``sync_weights`` loads the learner's state
+  dict into the woken model, or serves the saved LoRA adapter as a new ``LoRARequest`` (never merged).
+- ``engine.mode=server`` (:mod:`credo.engines.vllm_server`; the trainer needs only ``openai``, not vllm): a
+  ``vllm serve`` at ``engine.url``, or, with ``engine.url`` empty, one credo starts on the saved policy
+  (``vllm serve DIR``, stopped by :meth:`VLLMEngine.close`, garbage collection or interpreter exit). Weights travel
+  through files the server reads: a LoRA adapter is saved and loaded as a new served adapter per version
+  (``/v1/load_lora_adapter``), full weights are written over the served directory and reloaded
+  (``/collective_rpc reload_weights``, then ``/reset_prefix_cache``).
+
+Tested on CPU: server mode against ``tests/fake_vllm_server.py`` (the engine contract, weight pushes, the launcher).
+Untested: real vLLM (colocate and server), which needs a GPU; ``tests/gpu`` holds the check that runs it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import urllib.request
+import weakref
 from pathlib import Path
 
 import torch
 
 from credo.config import EngineConfig, SamplingConfig
 from credo.engines import ENGINES
+from credo.engines.vllm_server import VLLMServer, free_port, launch, release, serve_command
 from credo.models.lora import is_peft, save_adapter
 from credo.trajectory import Trajectory
 
@@ -65,27 +68,54 @@ class VLLMEngine:
         self.cfg = config or EngineConfig()
         self.lora = is_peft(model)
         self.weights_dir = Path(tempfile.mkdtemp(prefix="credo-vllm-"))
-        self.lora_request, self.llm, self.asleep = None, None, False
+        self.lora_request, self.llm, self.asleep, self.server, self.served = None, None, False, None, ""
+        self.process = None
+        self.procs: list = []  # the server credo started, if any
+        self.finalizer = weakref.finalize(self, release, self.procs, self.weights_dir)  # close(), GC or exit
         if self.cfg.mode == "server":
-            self.url = self.cfg.url.rstrip("/")
-            self.served = json.loads(urllib.request.urlopen(f"{self.url}/v1/models").read())["data"][0]["id"]
+            url = self.cfg.url
+            if not url:
+                base, dtype = self.save_base()
+                rank = model.peft_config[self.adapter].r if self.lora else 0
+                cmd = serve_command(base, self.cfg.port or free_port(), dtype, self.cfg.gpu_memory_utilization,
+                                    self.cfg.prefix_caching, rank, self.cfg.serve_args)
+                fd, log = tempfile.mkstemp(prefix="credo-vllm-serve-", suffix=".log")
+                os.close(fd)
+                self.process, url = launch(cmd, Path(log), self.cfg.start_timeout, self.lora)
+                self.procs.append(self.process)
+            self.server = VLLMServer(url)
+            self.served = self.server.model
         else:
             vllm = require_vllm()
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the model lives in this process
-            base = model.get_base_model() if self.lora else model
-            base.save_pretrained(self.weights_dir / "base", safe_serialization=True)
-            tokenizer.save_pretrained(self.weights_dir / "base")
-            self.llm = vllm.LLM(model=str(self.weights_dir / "base"), dtype=str(base.dtype).split(".")[-1],
-                                gpu_memory_utilization=self.cfg.gpu_memory_utilization,
+            base, dtype = self.save_base()
+            self.llm = vllm.LLM(model=str(base), dtype=dtype, gpu_memory_utilization=self.cfg.gpu_memory_utilization,
                                 enable_prefix_caching=self.cfg.prefix_caching, enable_sleep_mode=True,
                                 enable_lora=self.lora, max_lora_rank=64, logprobs_mode="processed_logprobs")
         self.sync_weights(0)
 
+    def save_base(self) -> tuple[Path, str]:
+        """Write the base model and tokenizer for vLLM to load; returns (directory, dtype name)."""
+        base = self.model.get_base_model() if self.lora else self.model
+        path = self.weights_dir / "base"
+        state = base.state_dict()
+        if self.lora:  # peft's wrapped layers: keep the base weights under their plain names
+            state = {k.replace(".base_layer.", "."): v for k, v in state.items() if ".lora_" not in k}
+        base.save_pretrained(path, state_dict=state, safe_serialization=True)
+        self.tok.save_pretrained(path)
+        return path, str(base.dtype).split(".")[-1]
+
+    def close(self) -> None:
+        """Stop the server credo started, if any, and delete the saved weights."""
+        self.finalizer()
+
     def generate(self, prompts: list[list[int]], n: int, sampling: SamplingConfig, version: int = 0,
                  greedy: bool = False) -> list[Trajectory]:
         fields = request_fields(sampling, n, greedy)
-        if self.llm is None:
-            return self._generate_server(prompts, fields, version)
+        if self.server is not None:
+            outs = self.server.complete(self.served, prompts, fields)
+            return [trajectory(prompts[i], *row, i, version)
+                    for i, rows in enumerate(outs) for row in rows]
         vllm = require_vllm()
         if self.asleep:
             self.llm.wake_up()
@@ -102,48 +132,33 @@ class VLLMEngine:
         self.asleep = True
         return trajs
 
-    def _generate_server(self, prompts, fields, version):
-        trajs = []
-        for i, p in enumerate(prompts):
-            body = {"model": self.served, "prompt": list(p), "logprobs": 1, "return_tokens_as_token_ids": True,
-                    **fields}
-            req = urllib.request.Request(f"{self.url}/v1/completions", json.dumps(body).encode(),
-                                         {"Content-Type": "application/json"})
-            for c in json.loads(urllib.request.urlopen(req).read())["choices"]:
-                lp = c["logprobs"]
-                tokens = [int(t.split(":", 1)[1]) for t in lp["tokens"]]
-                trajs.append(trajectory(p, tokens, lp["token_logprobs"], c["finish_reason"], c["text"], i, version))
-        return trajs
-
-    def _post(self, path: str, body: dict) -> None:
-        req = urllib.request.Request(f"{self.url}{path}", json.dumps(body).encode(), {"Content-Type":
-                                                                                   "application/json"})
-        urllib.request.urlopen(req).read()
-
     def sync_weights(self, version: int) -> None:
         """Push the learner's weights: a new LoRA adapter directory, or the full state dict."""
         if self.lora:
             path = self.weights_dir / f"adapter-{version}"
             save_adapter(self.model, path, self.adapter)
-            if self.llm is None:
-                self._post("/v1/load_lora_adapter", {"lora_name": self.served, "lora_path": str(path)})
+            if self.server is not None:
+                name = f"policy-{version}"
+                self.server.load_adapter(name, path, drop=self.served if self.served != self.server.model else None)
+                self.served = name
             else:
                 from vllm.lora.request import LoRARequest
                 self.lora_request = LoRARequest(f"policy-{version}", version + 1, str(path))
             return
         if version == 0:
             return  # the engine was started from these weights
-        if self.llm is None:
+        if self.server is not None:
             served = Path(self.served)  # `vllm serve DIR` serves the model id DIR: the weights are rewritten there
             if not (served / "config.json").is_file():
                 raise RuntimeError(f"engine.mode=server: full-weight sync rewrites the served directory, but the "
                                    f"server's model {self.served!r} is not a directory here; serve a local "
                                    "directory or train a LoRA adapter")
             self.model.save_pretrained(served, safe_serialization=True)
-            self._post("/collective_rpc", {"method": "reload_weights"})
+            self.server.reload_weights()
             return
         if self.asleep:
             self.llm.wake_up()
             self.asleep = False
         runner = self.llm.llm_engine.model_executor.driver_worker.worker.model_runner
         runner.model.load_weights(((k, v.detach()) for k, v in self.model.state_dict().items()))
+        self.llm.reset_prefix_cache()  # cached KV was computed with the old weights
