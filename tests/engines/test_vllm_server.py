@@ -5,6 +5,7 @@ seeds, weight pushes) for a full-weight and a LoRA policy, and the launcher with
 import os
 import stat
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,28 +71,28 @@ def test_a_url_with_no_server_is_one_line_naming_engine_url():
     assert str(e.value).startswith("engine.url=http://127.0.0.1:9") and "\n" not in str(e.value)
 
 
-def fake_vllm(tmp_path: Path, body: str) -> None:
-    """Put an executable ``vllm`` running ``body`` (a shell script line) first on PATH."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    exe = bin_dir / "vllm"
-    exe.write_text(f"#!/bin/sh\n{body}\n")
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-
-
 @pytest.fixture()
-def path_env():
-    old = os.environ["PATH"]
-    yield
-    os.environ["PATH"] = old
+def fake_vllm(tmp_path, monkeypatch):
+    """``fake_vllm(body)`` puts an executable ``vllm`` running ``body`` (shell) first on PATH; the engine's temp
+    files (saved weights, server log) go under ``tmp_path``."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def put(body: str) -> None:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        exe = bin_dir / "vllm"
+        exe.write_text(f"#!/bin/sh\n{body}\n")
+        exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+    return put
 
 
 @pytest.mark.parametrize("body,why", [("sleep 60", "not healthy after 2 s"),
                                       ("echo boom; exit 3", "exited with code 3")])
-def test_a_server_that_does_not_come_up_is_one_line(tiny_policy, tmp_path, path_env, body, why):
+def test_a_server_that_does_not_come_up_is_one_line(tiny_policy, fake_vllm, body, why):
     model, tok = tiny_policy
-    fake_vllm(tmp_path, body)
+    fake_vllm(body)
     cfg = EngineConfig(kind="vllm", mode="server", start_timeout=2.0, serve_args="--max-model-len 512")
     t0 = time.monotonic()
     with pytest.raises(RuntimeError) as e:
@@ -103,22 +104,22 @@ def test_a_server_that_does_not_come_up_is_one_line(tiny_policy, tmp_path, path_
     assert time.monotonic() - t0 < 30
 
 
-def test_no_vllm_on_path_is_one_line(tiny_policy, tmp_path, path_env):
+def test_no_vllm_on_path_is_one_line(tiny_policy, tmp_path, monkeypatch):
     model, tok = tiny_policy
-    os.environ["PATH"] = str(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RuntimeError, match="no `vllm` is on PATH") as e:
         ENGINES.get("vllm")(model, tok, config=EngineConfig(kind="vllm", mode="server"))
     assert "\n" not in str(e.value)
 
 
 @pytest.mark.parametrize("lora", [True, pytest.param(False, marks=pytest.mark.slow)])  # ~12 s each (a subprocess)
-def test_credo_starts_and_stops_the_server(tiny_policy, tmp_path, path_env, lora):
+def test_credo_starts_and_stops_the_server(tiny_policy, fake_vllm, lora):
     """Empty engine.url: credo runs `vllm serve DIR ...` (here the fake) with the weight-sync env, samples from it
     with processed log-probs, pushes an update, and terminates it on close."""
     model, tok = tiny_policy
     if lora:
         model = add_adapter(model, LoraConfig(r=4, alpha=8.0))
-    fake_vllm(tmp_path, f'exec "{sys.executable}" "{FAKE}" "$@"')
+    fake_vllm(f'exec "{sys.executable}" "{FAKE}" "$@"')
     engine = ENGINES.get("vllm")(model, tok, config=EngineConfig(kind="vllm", mode="server", start_timeout=120))
     assert engine.process.poll() is None
     prompts = [tok("1 + 2 =")["input_ids"], tok("3 + 4 =")["input_ids"]]

@@ -29,7 +29,7 @@ import torch
 
 from credo.config import EngineConfig, SamplingConfig
 from credo.engines import ENGINES
-from credo.engines.vllm_server import VLLMServer, free_port, launch, release, serve_command
+from credo.engines.vllm_server import LORA_RANKS, VLLMServer, free_port, launch, release, serve_command
 from credo.models.lora import is_peft, save_adapter
 from credo.trajectory import Trajectory
 
@@ -76,12 +76,9 @@ class VLLMEngine:
             url = self.cfg.url
             if not url:
                 base, dtype = self.save_base()
-                rank = model.peft_config[self.adapter].r if self.lora else 0
                 cmd = serve_command(base, self.cfg.port or free_port(), dtype, self.cfg.gpu_memory_utilization,
-                                    self.cfg.prefix_caching, rank, self.cfg.serve_args)
-                fd, log = tempfile.mkstemp(prefix="credo-vllm-serve-", suffix=".log")
-                os.close(fd)
-                self.process, url = launch(cmd, Path(log), self.cfg.start_timeout, self.lora)
+                                    self.cfg.prefix_caching, self.lora_rank(), self.cfg.serve_args)
+                self.process, url = launch(cmd, self.cfg.start_timeout, self.lora)
                 self.procs.append(self.process)
             self.server = VLLMServer(url)
             self.served = self.server.model
@@ -91,8 +88,16 @@ class VLLMEngine:
             base, dtype = self.save_base()
             self.llm = vllm.LLM(model=str(base), dtype=dtype, gpu_memory_utilization=self.cfg.gpu_memory_utilization,
                                 enable_prefix_caching=self.cfg.prefix_caching, enable_sleep_mode=True,
-                                enable_lora=self.lora, max_lora_rank=64, logprobs_mode="processed_logprobs")
+                                enable_lora=self.lora, max_lora_rank=max(self.lora_rank(), 8),
+                                logprobs_mode="processed_logprobs")
         self.sync_weights(0)
+
+    def lora_rank(self) -> int:
+        """The smallest ``max_lora_rank`` vLLM accepts that holds the adapter's rank (0 without LoRA)."""
+        if not self.lora:
+            return 0
+        r = self.model.peft_config[self.adapter].r
+        return next((x for x in LORA_RANKS if x >= r), r)
 
     def save_base(self) -> tuple[Path, str]:
         """Write the base model and tokenizer for vLLM to load; returns (directory, dtype name)."""

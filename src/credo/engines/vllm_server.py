@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,13 +100,12 @@ def free_port() -> int:
 
 def serve_command(model_dir: str | Path, port: int, dtype: str, gpu_memory_utilization: float,
                   prefix_caching: bool, lora_rank: int = 0, serve_args: str = "") -> list[str]:
-    """The ``vllm serve`` command line credo runs (``lora_rank > 0``: LoRA enabled up to that rank)."""
+    """The ``vllm serve`` command line credo runs (``lora_rank > 0``: LoRA enabled, ``--max-lora-rank`` that)."""
     cmd = ["vllm", "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--dtype", dtype,
            "--gpu-memory-utilization", str(gpu_memory_utilization), "--logprobs-mode", "processed_logprobs",
            "--enable-prefix-caching" if prefix_caching else "--no-enable-prefix-caching"]
     if lora_rank > 0:
-        rank = next((r for r in LORA_RANKS if r >= lora_rank), lora_rank)
-        cmd += ["--enable-lora", "--max-lora-rank", str(rank)]
+        cmd += ["--enable-lora", "--max-lora-rank", str(lora_rank)]
     return cmd + shlex.split(serve_args)
 
 
@@ -129,9 +129,10 @@ def release(procs: list[subprocess.Popen], weights_dir: Path) -> None:
     shutil.rmtree(weights_dir, ignore_errors=True)
 
 
-def launch(cmd: list[str], log_path: Path, timeout: float, lora: bool) -> tuple[subprocess.Popen, str]:
-    """Start ``cmd`` (a :func:`serve_command`) with the env weight sync needs, its output in ``log_path``; wait until
-    ``/health`` answers. Returns ``(process, url)``; the caller stops it with :func:`stop`."""
+def launch(cmd: list[str], timeout: float, lora: bool) -> tuple[subprocess.Popen, str]:
+    """Start ``cmd`` (a :func:`serve_command`) with the env weight sync needs, its output in a temp file
+    ``credo-vllm-serve-*.log`` (kept); wait until ``/health`` answers. Returns ``(process, url)``; the caller stops
+    it with :func:`stop`."""
     if shutil.which(cmd[0]) is None:
         raise RuntimeError(f"engine.mode=server with an empty engine.url starts `{cmd[0]} serve`, but no `{cmd[0]}` "
                            "is on PATH: pip install 'credo[vllm]' or set engine.url to a running server")
@@ -139,7 +140,8 @@ def launch(cmd: list[str], log_path: Path, timeout: float, lora: bool) -> tuple[
     if lora:
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
     url = f"http://127.0.0.1:{cmd[cmd.index('--port') + 1]}"
-    with open(log_path, "w") as log:  # the child keeps its own copy of the file descriptor
+    fd, log_path = tempfile.mkstemp(prefix="credo-vllm-serve-", suffix=".log")
+    with os.fdopen(fd, "w") as log:  # the child keeps its own copy of the file descriptor
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     root = require_openai().OpenAI(base_url=url, api_key="EMPTY", timeout=5.0, max_retries=0)
     deadline = time.monotonic() + timeout
