@@ -135,3 +135,40 @@ def test_credo_starts_and_stops_the_server(tiny_policy, fake_vllm, lora):
     engine.server.reload_weights()  # the dev-mode endpoints are there (VLLM_SERVER_DEV_MODE=1)
     engine.close()
     assert engine.process.poll() is not None and not engine.weights_dir.exists()
+
+
+def test_rl_steps_sample_from_the_pushed_weights(tmp_path):
+    """GRPO through ``engine.mode=server``: each step's samples come from the weights of the step before (pushed
+    after every update), so the trainer's and the engine's log-probs agree at every step while the policy moves."""
+    import shutil
+
+    from credo.config import load_config
+    from credo.models import resolve_model_dir
+    from credo.train.rl import RLTrainer
+
+    cfg = load_config(None, [
+        "train.steps=3", "train.prompts_per_step=2", "sampling.n=4", "sampling.max_new_tokens=4", "train.lr=3e-2",
+        "model.hidden_size=32", "model.num_layers=1", "model.intermediate_size=64", "task.size=8",
+        "task.eval_size=2", "eval.size=2", "eval.pass_k=0", "log.tensorboard=false", "log.progress=false",
+        "log.report=false", "train.device=cpu", "engine.kind=vllm", "engine.mode=server",
+        "engine.url=http://127.0.0.1:9", f"log.output_dir={tmp_path / 'run'}"])
+    shutil.copytree(resolve_model_dir(cfg.model), tmp_path / "served")  # the server's copy, rewritten by each push
+    fake = FakeVLLM(str(tmp_path / "served"), "processed_logprobs")
+    cfg.engine.url, stop = serve_in_thread(build_app(fake))
+    try:
+        trainer = RLTrainer(cfg)
+        score = trainer.score
+
+        def parity(trajs, rows):  # a reward that differs within groups (the tiny model never solves the task)
+            out = score(trajs, rows)
+            for t in trajs:
+                t.reward = float(int(t.response_ids[0]) % 2)
+            return out
+
+        trainer.score = parity
+        steps = [trainer.train_step() for _ in range(3)]
+    finally:
+        stop()
+    gaps = [m["rollout/logprob_diff_mean"] for m in steps]
+    assert max(gaps) < 1e-4 and min(m["actor/grad_norm"] for m in steps) > 1e-3, steps  # agreement while learning
+    assert fake.calls == ["reload_weights", "reset_prefix_cache"] * 3
