@@ -6,7 +6,7 @@ import pytest
 import torch
 from engine_contract import EngineContract
 
-from credo.config import ModelConfig, load_config
+from credo.config import EngineConfig, ModelConfig, load_config
 from credo.engines import ENGINES
 from credo.models import load_policy
 from credo.train.multi import build_trainer
@@ -29,6 +29,22 @@ class TestVLLMEngine(EngineContract):
     def engine_case(self, smollm2):
         model, tok = smollm2
         return ENGINES.get("vllm")(model, tok), model, tok
+
+
+def test_server_mode_starts_samples_and_takes_weights(smollm2):
+    """engine.mode=server with engine.url empty: credo starts `vllm serve`, samples with log-probs near the trainer's,
+    serves the pushed weights after an update, and stops the server on close (the contract's weight-sync test)."""
+    pytest.importorskip("openai")
+    model, tok = smollm2
+    engine = ENGINES.get("vllm")(model, tok, config=EngineConfig(kind="vllm", mode="server", start_timeout=900))
+    try:
+        case = TestVLLMEngine()
+        prompts = [tok(f"{i} + {2 * i} =")["input_ids"] for i in range(3)]
+        case.test_logprobs_match_the_trainer_forward((engine, model, tok), prompts, 1.0)
+        case.test_sync_weights_serves_the_updated_policy((engine, model, tok), prompts)
+    finally:
+        engine.close()
+    assert engine.process.poll() is not None
 
 
 @pytest.mark.parametrize("kind", ["hf", "vllm"])
