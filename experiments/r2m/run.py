@@ -44,7 +44,7 @@ ARMS = {
 
 
 def base(seed: int) -> list[str]:
-    return ["task.kind=callable", "task.name=r2m_toy:rows", f"task.kwargs={{corpus_seed: {seed}}}", "task.size=512",
+    return ["task.kind=callable", "task.name=r2m_toy:rows", "task.kwargs={corpus_seed: 0}", "task.size=512",
             "task.eval_size=64", "task.prompt_template='{question}'", "task.answer_marker=",
             "model.chat_template=false", "sampling.n=8", "sampling.max_new_tokens=24", "sampling.temperature=1.0",
             "sampling.stop=[]", "algo.advantage=rloo", "train.prompts_per_step=16", "train.threads=1", "eval.every=0",
@@ -116,7 +116,7 @@ def pretrain(model, tok, seed: int, offset: int, steps: int) -> float:
     from credo.config import SFTConfig
     from credo.sft.trainer import sft_train
 
-    rows = list(r2m_toy.rows("pretrain", 8000, seed, corpus_seed=seed, offset=offset))
+    rows = list(r2m_toy.rows("pretrain", 8000, seed, corpus_seed=0, offset=offset))
     ex = [(tok(r["question"])["input_ids"], tok(r["answer"], add_special_tokens=False)["input_ids"]
            + [tok.eos_token_id]) for r in rows]
     m = sft_train(model, tok.pad_token_id, ex, SFTConfig(steps=steps, batch_size=64, lr=3e-3), seed=seed + offset)
@@ -125,43 +125,78 @@ def pretrain(model, tok, seed: int, offset: int, steps: int) -> float:
 
 def prepare(seed: int, out: Path, args) -> dict:
     from credo.models import load_policy
-    from credo.rm import RewardModel, pair_accuracy, save_reward_model, train_bradley_terry
 
     d = out / f"prep_s{seed}"
-    cfg = load_config(None, base(seed) + ARMS["frozen"] + [
-        "sft.steps=0", "train.steps=0", f"model.init_seed={seed}", f"log.output_dir={d / 'trainer'}"])
+    shared = out / f"prep_s{args.models_from}"
+    if seed != args.models_from:  # the pretrained policy and RM trunk of seed ``--models-from`` (CPU budget)
+        d.mkdir(parents=True, exist_ok=True)
+        for name in ("policy", "rm_trunk"):
+            if not (d / name).exists():
+                (d / name).symlink_to((shared / name).resolve())
+    model = [f"model.path={d / 'policy'}"] if seed != args.models_from else [f"model.init_seed={seed}"]
+    cfg = load_config(None, base(seed) + ARMS["frozen"] + model + [
+        "sft.steps=0", "train.steps=0", f"log.output_dir={d / 'trainer'}"])
     tr = RLTrainer(cfg, overwrite=True)
-    stats = {"policy_pretrain": pretrain(tr.model, tr.tok, seed, 0, args.pretrain_steps)}
-    tr.model.save_pretrained(d / "policy")
-    tr.tok.save_pretrained(d / "policy")
-    rcfg = load_config(None, base(seed) + [f"model.init_seed={100 + seed}"])
-    trunk, rtok, _ = load_policy(rcfg.model, "cpu")
-    stats["rm_trunk_pretrain"] = pretrain(trunk, rtok, seed, 1, args.pretrain_steps)
-    trunk.save_pretrained(d / "rm_trunk")
-    rtok.save_pretrained(d / "rm_trunk")
+    stats = {"models_from": args.models_from}
+    if seed == args.models_from:
+        stats["policy_pretrain"] = pretrain(tr.model, tr.tok, seed, 0, args.pretrain_steps)
+        tr.model.save_pretrained(d / "policy")
+        tr.tok.save_pretrained(d / "policy")
+        rcfg = load_config(None, base(seed) + [f"model.init_seed={100 + seed}"])
+        trunk, rtok, _ = load_policy(rcfg.model, "cpu")
+        stats["rm_trunk_pretrain"] = pretrain(trunk, rtok, seed, 1, args.pretrain_steps)
+        trunk.save_pretrained(d / "rm_trunk")
+        rtok.save_pretrained(d / "rm_trunk")
+    else:
+        rcfg = load_config(None, base(seed) + [f"model.path={d / 'rm_trunk'}"])
+        trunk, rtok, _ = load_policy(rcfg.model, "cpu")
     trunk.eval().requires_grad_(False)
     # pool of initial-policy samples on pool prompts (not the RL or measurement prompts)
-    pool_rows = list(r2m_toy.rows("pool", args.pool_prompts, seed, corpus_seed=seed, offset=2))
+    pool_rows = list(r2m_toy.rows("pool", args.pool_prompts, seed, corpus_seed=0, offset=2))
     pool = sample(tr, pool_rows, 8, seed + 7)
     idx, sel = biased_pairs(pool, args.pairs, args.corr, seed)
     pairs = to_pairs(pool, idx)
     write_pairs(d / "pairs.jsonl", pairs)
+    return stats | {"selection": sel} | fit_proxy(tr, trunk, rtok, pairs, d, seed, args)
+
+
+def fit_proxy(tr: RLTrainer, trunk, rtok, pairs: list[Pair], d: Path, seed: int, args) -> dict:
+    """BT-train the proxy (head; with ``--train-trunk`` also the trunk, frozen afterwards) on ``pairs`` (10% held
+    out), measure it on 256 natural gold pairs of the initial policy (the measurement prompts, as RL's step 0) and
+    on '!' probes; save it to ``d/proxy_rm``."""
+    from credo.rm import RewardModel, pair_accuracy, save_reward_model, train_bradley_terry
+
     held = len(pairs) // 10
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         rm = RewardModel(trunk, rtok)
-    stats |= train_bradley_terry(rm, pairs[held:], args.bt_steps, 1e-2, 64, seed)
-    # natural gold pairs of the initial policy on the measurement prompts (what RL measures at step 0)
+    stats = train_bradley_terry(rm, pairs[held:], args.bt_steps, args.bt_lr, 64, seed, train_trunk=args.train_trunk)
     meas = sample(tr, tr.eval_rows, 8, seed * 1000)
     nat = to_pairs(meas, natural_pairs(meas, 256, 4, seed))
     bang_pairs = [Pair(p.prompt, p.chosen, p.chosen[:-1] + "!", "bang") for p in nat]  # last char -> '!'
-    stats |= {"selection": sel, "pairs": len(pairs), "heldout_biased_acc": pair_accuracy(rm, pairs[:held]),
-              "natural_acc": pair_accuracy(rm, nat), "natural_pairs": len(nat),
-              "prefers_bang": 1 - pair_accuracy(rm, bang_pairs),
+    a_pairs = [Pair(p.prompt, p.chosen, p.chosen[:-1] + "a", "a") for p in nat if p.chosen[-1] != "a"]
+    stats |= {"pairs": len(pairs), "train_trunk": args.train_trunk, "bt_lr": args.bt_lr,
+              "heldout_biased_acc": pair_accuracy(rm, pairs[:held]), "natural_acc": pair_accuracy(rm, nat),
+              "natural_pairs": len(nat), "prefers_bang": 1 - pair_accuracy(rm, bang_pairs),
+              "prefers_a": 1 - pair_accuracy(rm, a_pairs),
               "gold_sd0": float(torch.tensor([r2m_toy.gold(t.response_text) for t in meas]).std()),
               "bang_rate0": sum(r2m_toy.bangs(t.response_text) for t in meas) / (24 * len(meas))}
-    save_reward_model(d / "proxy_rm", rm)
+    save_reward_model(d / "proxy_rm", rm, with_trunk=args.train_trunk)
     return stats
+
+
+def refit(seed: int, out: Path, args) -> dict:
+    """Fit the proxy again on the seed's saved pairs (same policy, trunk and pairs)."""
+    from credo.models import load_policy
+    from credo.rewards.pairs import read_pairs
+
+    d = out / f"prep_s{seed}"
+    cfg = load_config(None, base(seed) + ARMS["frozen"] + [
+        f"model.path={d / 'policy'}", "sft.steps=0", "train.steps=0", f"log.output_dir={d / 'trainer'}"])
+    tr = RLTrainer(cfg, overwrite=True)
+    trunk, rtok, _ = load_policy(load_config(None, base(seed) + [f"model.path={d / 'rm_trunk'}"]).model, "cpu")
+    trunk.eval().requires_grad_(False)
+    return fit_proxy(tr, trunk, rtok, read_pairs(d / "pairs.jsonl"), d, seed, args)
 
 
 @torch.no_grad()
@@ -239,7 +274,7 @@ def smooth(xs: list[float]) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["prep", "arm"])
+    ap.add_argument("what", choices=["prep", "refit", "arm"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--arms", nargs="+", default=["frozen"], choices=list(ARMS))
     ap.add_argument("--steps", type=int, default=250)
@@ -250,18 +285,21 @@ def main() -> None:
     ap.add_argument("--tag", default="")
     ap.add_argument("--abort-late", action="store_true", help="stop once the gold peak is certainly after step 150")
     ap.add_argument("--pretrain-steps", type=int, default=600)
+    ap.add_argument("--models-from", type=int, default=0, help="seed whose pretrained policy and RM trunk all use")
     ap.add_argument("--pool-prompts", type=int, default=256)
     ap.add_argument("--pairs", type=int, default=2000)
     ap.add_argument("--corr", type=float, default=0.5)
     ap.add_argument("--bt-steps", type=int, default=600)
+    ap.add_argument("--bt-lr", type=float, default=1e-2)
+    ap.add_argument("--train-trunk", action="store_true", help="BT-train the RM trunk too (frozen during RL)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         t0 = time.time()
-        if args.what == "prep":
-            stats = prepare(seed, args.out, args) | {"s": time.time() - t0}
+        if args.what in ("prep", "refit"):
+            stats = (prepare if args.what == "prep" else refit)(seed, args.out, args) | {"s": time.time() - t0}
             print(json.dumps({"seed": seed, "prep": stats}), flush=True)
             (args.out / f"prep_s{seed}.json").write_text(json.dumps(stats, indent=1))
             continue
