@@ -47,9 +47,11 @@ def main() -> None:
     ap.add_argument("folder", type=Path)
     ap.add_argument("--tables", action="store_true")
     ap.add_argument("--tag", default="gate")
+    ap.add_argument("--check-gate", action="store_true", help="exit 1 unless >= 4 of the tag's frozen runs pass")
     a = ap.parse_args()
     logs = {f.stem: load(f) for f in sorted(a.folder.glob("*_s*.jsonl")) if f.stat().st_size}
-    sd = {int(f.stem.split("_s")[-1]): json.loads(f.read_text())["gold_sd0"] for f in a.folder.glob("prep_s*.json")}
+    sd = {int(f.stem[6:]): json.loads(f.read_text())["gold_sd0"] for f in a.folder.glob("prep_s*.json")
+          if f.stem[6:].isdigit()}
     if a.tables:
         for name, rows in logs.items():
             print(f"\n**{name}**\n\n| step | seq KL | gold | proxy | '!' rate | 'a' rate | group std | RM acc |")
@@ -66,6 +68,11 @@ def main() -> None:
               f"{g['gold0']:.3f} → {g['peak_gold']:.3f} → {g['gold_end']:.3f} | {g['fall_sd']:.2f} | "
               f"{g['proxy0']:.2f} → {g['proxy_end']:.2f} | {g['acc0']:.3f} → {g['acc_end']:.3f} | {g['kl_end']:.2f} | "
               f"{g['bang_end']:.3f} | {'pass' if g['pass'] else 'fail'} |")
+    if a.check_gate:
+        runs = [n for n in logs if n.startswith(f"{a.tag}_frozen_s")]
+        passed = sum(gate(logs[n], sd[logs[n][0]["seed"]])["pass"] for n in runs)
+        print(f"\ngate: {passed}/{len(runs)} frozen runs pass")
+        raise SystemExit(0 if passed >= 4 else 1)
     # paired arm comparison against the frozen arm of the same seed (runs tagged --tag)
     pre = f"{a.tag}_"
     arms = sorted({n[len(pre):].rsplit("_s", 1)[0] for n in logs if n.startswith(pre)} - {"frozen"})
