@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from credo.models import load_policy
 from credo.models.device import resolve_device
 from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import export_policy, rng_state, save_checkpoint, set_rng_state
+from credo.train.hacpo import HACPOTrainer
 from credo.train.learner import Learner
 from credo.train.multi import MultiAgentTrainer
 from credo.train.rl import RLTrainer
@@ -95,6 +98,16 @@ class PolicyWorker:
     def sync_weights(self, version: int) -> None:
         self.engine.sync_weights(version)
 
+    def eos_ids(self) -> list[int]:
+        return list(self.engine.eos_ids)
+
+    def has_reference(self) -> bool:
+        return self.learner.has_reference
+
+    def apply(self, fn, *args):
+        """``fn(learner, *args)`` on this actor's learner (:meth:`credo.train.learner.Learner.apply`)."""
+        return self.learner.apply(fn, *args)
+
     def attach_logprobs(self, trajs: list[Trajectory]) -> list[dict]:
         self.learner.attach_logprobs(trajs)
         return [t.info for t in trajs]
@@ -138,6 +151,10 @@ class RemoteEngine:
     def sync_weights(self, version: int) -> None:
         self.remote("sync_weights", version)
 
+    @functools.cached_property
+    def eos_ids(self) -> list[int]:
+        return self.remote("eos_ids")
+
 
 class RemoteLearner:
     def __init__(self, remote: Remote):
@@ -149,6 +166,15 @@ class RemoteLearner:
 
     def update(self, trajs: list[Trajectory]) -> dict[str, float]:
         return self.remote("update", trajs)
+
+    @functools.cached_property
+    def has_reference(self) -> bool:
+        return self.remote("has_reference")
+
+    def apply(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(learner, *args)`` in the actor: ``fn`` is a module-level function (sent by reference), its
+        arguments and result are copied (changes ``fn`` makes to them stay in the actor)."""
+        return self.remote("apply", fn, *args)
 
     def state_dict(self) -> dict:
         return self.remote("learner_state")
@@ -327,3 +353,12 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
         for name, p in self.policies.items():
             p.remote("export", str(root / name), p.model_cfg.lora.merge_on_export)
         return root
+
+
+class RayHACPOTrainer(RayMultiAgentTrainer, HACPOTrainer):
+    """HACPO (``multi.workflow: hacpo``) with each agent's policy in its own Ray actor group, placed from
+    ``resources[<agent name>]`` (agents of different models and tokenizers on different GPUs). The step is
+    :meth:`credo.train.hacpo.HACPOTrainer.train_step` itself: rollouts, verification, the capability tracker,
+    re-tokenisation of the other agents' answers (with the learner's tokenizer, which the driver holds) and the
+    advantages run on the driver; old and reference log-probs of a learner's own and cross rows and its update
+    (:func:`credo.train.hacpo_update.hacpo_update`) run in that learner's actor."""
