@@ -99,7 +99,9 @@ HACPO = ["train.steps=3", "train.prompts_per_step=2", "sampling.n=2", "sampling.
          "multi.agents=[{name: char, model: {hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64, "
          "init_seed: 1}, sft_prompt: '{question} Answer:'}, {name: pair, model: {tokenizer: pair, hidden_size: 48, "
          "num_layers: 1, num_heads: 2, intermediate_size: 64, init_seed: 2}}]",
-         "resources={char: {num_cpus: 1}, pair: {num_cpus: 2}}"]
+         "resources={char: {num_cpus: 1}, pair: {num_cpus: 2}}",
+         # untrained agents solve nothing: contaminated rewards give the pools non-zero advantages to learn from
+         "reward.noise_p=0.5", "reward.noise_scale=0.5"]
 
 
 def test_ray_hacpo_two_tokenizers_match_the_single_process_trainer(cluster, tmp_path):

@@ -320,6 +320,9 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
         ray = require_ray()
         ckpt = self._open(driver_config(cfg), resume, overwrite, objects.get("data"))
         self.cfg = cfg
+        if ckpt is None and cfg.sft.steps > 0 and objects.get("data") is not None:
+            raise ValueError("train.backend=ray: the SFT warm start reads the task from the config (task.path), "
+                             "not from a data object")
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies, self.placements, self.actors = {}, {}, [], []
         self.close = weakref.finalize(self, release, self.actors, self.placements)  # close() or garbage collection
