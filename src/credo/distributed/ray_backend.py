@@ -1,7 +1,8 @@
 """Ray backend (``train.backend=ray``, extra ``credo[ray]``): the policy's model, engine and learner live in one
 Ray actor (its actor group), placed in a placement group built from the recipe's ``resources`` section; the driver
 is :class:`credo.train.rl.RLTrainer` itself (task, rewards, credit, selection, logging, checkpoints' trainer
-state) talking to the actor through proxies with the engine's and learner's methods.
+state) talking to the actor through proxies with the engine's and learner's methods. Multi-agent runs (HACPO
+included) place each agent's policy in an actor group of its own and run the multi-agent trainers' steps.
 
 One random stream: every call into the actor carries the driver's RNG state (python, numpy, torch CPU) there and
 back, so sampling draws the very numbers the single-process trainer draws, and a checkpoint's RNG state is the
@@ -104,7 +105,7 @@ class PolicyWorker:
     def has_reference(self) -> bool:
         return self.learner.has_reference
 
-    def apply(self, fn, *args):
+    def apply(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(learner, *args)`` on this actor's learner (:meth:`credo.train.learner.Learner.apply`)."""
         return self.learner.apply(fn, *args)
 
