@@ -279,9 +279,8 @@ def _validate_scale(cfg: Config, c: _Checker) -> None:
         and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in r.values())
         for k, r in v.items()), f"a mapping of {sorted(names)} to {{num_cpus, num_gpus}} (numbers >= 0)")
     if cfg.multi.workflow:
-        c.check("train.backend", lambda v: v == "single" or (v == "ray" and cfg.multi.workflow != "hacpo"),
-                "multi-agent workflows run with backend single or ray (ddp/fsdp and HACPO are single-policy or "
-                "single-process)")
+        c.check("train.backend", lambda v: v in ("single", "ray"),
+                "multi-agent workflows run with backend single or ray (ddp and fsdp train one policy)")
     if cfg.train.backend == "fsdp":
         c.check("model.lora.r", lambda v: v == 0, "LoRA runs with train.backend single, ddp or ray (fsdp shards "
                 "full-weight training only)")

@@ -1,4 +1,5 @@
-"""Ray backend on a local Ray cluster: the same GRPO metrics as the single-process trainer, and exact resume.
+"""Ray backend on a local Ray cluster: the same GRPO, CCPO and HACPO metrics as the single-process trainers, and
+exact resume.
 
 Ray's start-up alone takes several seconds on a shared 2-core machine, so these tests are marked slow."""
 
@@ -89,3 +90,53 @@ def test_ray_ccpo_resumes_exactly(cluster, resume_check):
     extra = ["train.backend=ray", "log.save_every=2", "sft.steps=0"]
     resume_check(RayMultiAgentTrainer, lambda d: load_config("src/credo/recipes/ccpo_think_reason.yaml",
                                                              CCPO + extra + [f"log.output_dir={d}"]))
+
+
+HACPO = ["train.steps=3", "train.prompts_per_step=2", "sampling.n=2", "sampling.max_new_tokens=5", "sft.steps=3",
+         "sft.batch_size=8", "task.size=32", "task.eval_size=4", "eval.size=4", "eval.every=2", "log.save_every=3",
+         "log.tensorboard=false", "log.progress=false", "log.report=false", "train.threads=1", "train.device=cpu",
+         "train.lr=0.01", "algo.kl_coef=0.05", "train.mini_batches=2",
+         "multi.agents=[{name: char, model: {hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64, "
+         "init_seed: 1}, sft_prompt: '{question} Answer:'}, {name: pair, model: {tokenizer: pair, hidden_size: 48, "
+         "num_layers: 1, num_heads: 2, intermediate_size: 64, init_seed: 2}}]",
+         "resources={char: {num_cpus: 1}, pair: {num_cpus: 2}}",
+         # untrained agents solve nothing: contaminated rewards give the pools non-zero advantages to learn from
+         "reward.noise_p=0.5", "reward.noise_scale=0.5"]
+
+
+def test_ray_hacpo_two_tokenizers_match_the_single_process_trainer(cluster, tmp_path):
+    """Two HACPO agents with different tokenizers, each in its own actor: the cross rows re-encoded on the driver
+    with the learner's tokenizer are scored (reference log-probs) and trained on in the learner's actor, and every
+    metric equals the single-process HACPO trainer's."""
+    from credo.distributed.ray_backend import RayHACPOTrainer
+    from credo.train.hacpo import HACPOTrainer
+    from credo.train.multi import build_trainer
+
+    recipe = "src/credo/recipes/hacpo_hetero_tokenizer.yaml"
+    single = build_trainer(load_config(recipe, HACPO + [f"log.output_dir={tmp_path / 'single'}"]))
+    assert type(single) is HACPOTrainer
+    single.run()
+    trainer = build_trainer(load_config(recipe, HACPO + [f"log.output_dir={tmp_path / 'ray'}", "train.backend=ray"]))
+    assert isinstance(trainer, RayHACPOTrainer) and len(trainer.actors) == len(trainer.placements) == 2
+    assert [b.bundle_specs for b in trainer.placements] == [[{"CPU": 1.0}], [{"CPU": 2.0}]]
+    trainer.run()
+    root = trainer.export()
+    assert (root / "char" / "config.json").is_file() and (root / "pair" / "config.json").is_file()
+    trainer.close()
+    single, remote = clean(tmp_path / "single"), clean(tmp_path / "ray")
+    assert len(single) == len(remote) >= 5
+    assert single == remote
+    steps = [r for r in remote if "char/hacpo/pool_size" in r]
+    assert len(steps) == 3
+    for name in ("char", "pair"):  # the other agent's answers reached each learner and moved it
+        assert all(r[f"{name}/hacpo/cross_rows"] > 0 for r in steps)
+        assert any(r[f"{name}/actor/grad_norm"] > 0 for r in steps)
+        assert all(f"{name}/hacpo/cross_ratio_mean" in r and f"{name}/actor/kl" in r for r in steps)
+
+
+def test_ray_hacpo_resumes_exactly(cluster, resume_check):
+    from credo.distributed.ray_backend import RayHACPOTrainer
+
+    extra = ["train.backend=ray", "log.save_every=2", "sft.steps=0"]
+    resume_check(RayHACPOTrainer, lambda d: load_config("src/credo/recipes/hacpo_hetero_tokenizer.yaml",
+                                                         HACPO + extra + [f"log.output_dir={d}"]))

@@ -28,6 +28,9 @@ from credo.config import ConfigError, load_config
     (["train.backend=fsdp", "train.mixed_precision=fp16"], "train.mixed_precision"),
     (["train.backend=fsdp", "rm.enabled=true"], "train.backend"),
     (["multi.workflow=voting", "multi.agents=[{name: a}, {name: b}]", "train.backend=fsdp"], "train.backend"),
+    (["multi.workflow=hacpo", "multi.agents=[{name: a}, {name: b}]", "train.backend=ddp"], "train.backend"),
+    (["multi.workflow=hacpo", "multi.agents=[{name: a}, {name: b}]", "train.backend=ray",
+      "resources={a: {num_cpus: 1}, c: {num_gpus: 1}}"], "resources"),
 ])
 def test_bad_scale_out_values_name_their_key(overrides, key):
     with pytest.raises(ConfigError) as e:
@@ -80,3 +83,17 @@ def test_ray_placement_bundle_from_resources():
 def test_reward_model_needs_the_single_process_backend():
     with pytest.raises(ConfigError, match="train.backend: 'ray'; the reward model"):
         load_config(None, ["rm.enabled=true", "train.backend=ray"])
+
+
+def test_hacpo_on_ray_places_each_agent_from_its_resources():
+    from credo.distributed import trainer_class
+    from credo.distributed.ray_backend import RayHACPOTrainer, bundle
+    from credo.train.hacpo import HACPOTrainer
+
+    cfg = load_config(None, ["multi.workflow=hacpo", "multi.agents=[{name: a}, {name: b}]", "train.backend=ray",
+                             "resources={a: {num_cpus: 2, num_gpus: 1}, b: {num_gpus: 2}}"])
+    cls = trainer_class(cfg.train.backend, cfg.multi.workflow)
+    assert cls is RayHACPOTrainer and issubclass(cls, HACPOTrainer)
+    assert cls.train_step is HACPOTrainer.train_step  # the single-process step itself, not a copy
+    assert bundle(cfg.resources, "a") == {"CPU": 2.0, "GPU": 1.0} and bundle(cfg.resources, "b") == {"CPU": 1.0,
+                                                                                                     "GPU": 2.0}

@@ -12,8 +12,9 @@ BACKENDS = ("single", "ddp", "fsdp", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")
 
 
-def trainer_class(backend: str, multi_agent: bool = False) -> Any:
-    """The trainer class of ``train.backend`` (imports ray only for ``ray``)."""
+def trainer_class(backend: str, multi_agent: bool | str = False) -> Any:
+    """The trainer class of ``train.backend`` (imports ray only for ``ray``); ``multi_agent`` may be the
+    ``multi.workflow`` name (``hacpo`` has a trainer of its own)."""
     if backend == "ddp":
         from credo.distributed.data_parallel import DataParallelTrainer
         return DataParallelTrainer
@@ -21,7 +22,9 @@ def trainer_class(backend: str, multi_agent: bool = False) -> Any:
         from credo.distributed.fsdp import FsdpTrainer
         return FsdpTrainer
     if backend == "ray":
-        from credo.distributed.ray_backend import RayMultiAgentTrainer, RayTrainer
+        from credo.distributed.ray_backend import RayHACPOTrainer, RayMultiAgentTrainer, RayTrainer
+        if multi_agent == "hacpo":
+            return RayHACPOTrainer
         return RayMultiAgentTrainer if multi_agent else RayTrainer
     from credo.train.rl import RLTrainer
     return RLTrainer

@@ -1,7 +1,8 @@
 """Ray backend (``train.backend=ray``, extra ``credo[ray]``): the policy's model, engine and learner live in one
 Ray actor (its actor group), placed in a placement group built from the recipe's ``resources`` section; the driver
 is :class:`credo.train.rl.RLTrainer` itself (task, rewards, credit, selection, logging, checkpoints' trainer
-state) talking to the actor through proxies with the engine's and learner's methods.
+state) talking to the actor through proxies with the engine's and learner's methods. Multi-agent runs (HACPO
+included) place each agent's policy in an actor group of its own and run the multi-agent trainers' steps.
 
 One random stream: every call into the actor carries the driver's RNG state (python, numpy, torch CPU) there and
 back, so sampling draws the very numbers the single-process trainer draws, and a checkpoint's RNG state is the
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from credo.models import load_policy
 from credo.models.device import resolve_device
 from credo.tasks import build_task, encode_task_prompt
 from credo.train.checkpoint import export_policy, rng_state, save_checkpoint, set_rng_state
+from credo.train.hacpo import HACPOTrainer
 from credo.train.learner import Learner
 from credo.train.multi import MultiAgentTrainer
 from credo.train.rl import RLTrainer
@@ -95,6 +99,16 @@ class PolicyWorker:
     def sync_weights(self, version: int) -> None:
         self.engine.sync_weights(version)
 
+    def eos_ids(self) -> list[int]:
+        return list(self.engine.eos_ids)
+
+    def has_reference(self) -> bool:
+        return self.learner.has_reference
+
+    def apply(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(learner, *args)`` on this actor's learner (:meth:`credo.train.learner.Learner.apply`)."""
+        return self.learner.apply(fn, *args)
+
     def attach_logprobs(self, trajs: list[Trajectory]) -> list[dict]:
         self.learner.attach_logprobs(trajs)
         return [t.info for t in trajs]
@@ -138,6 +152,10 @@ class RemoteEngine:
     def sync_weights(self, version: int) -> None:
         self.remote("sync_weights", version)
 
+    @functools.cached_property
+    def eos_ids(self) -> list[int]:
+        return self.remote("eos_ids")
+
 
 class RemoteLearner:
     def __init__(self, remote: Remote):
@@ -149,6 +167,15 @@ class RemoteLearner:
 
     def update(self, trajs: list[Trajectory]) -> dict[str, float]:
         return self.remote("update", trajs)
+
+    @functools.cached_property
+    def has_reference(self) -> bool:
+        return self.remote("has_reference")
+
+    def apply(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(learner, *args)`` in the actor: ``fn`` is a module-level function (sent by reference), its
+        arguments and result are copied (changes ``fn`` makes to them stay in the actor)."""
+        return self.remote("apply", fn, *args)
 
     def state_dict(self) -> dict:
         return self.remote("learner_state")
@@ -294,6 +321,9 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
         ray = require_ray()
         ckpt = self._open(driver_config(cfg), resume, overwrite, objects.get("data"))
         self.cfg = cfg
+        if ckpt is None and cfg.sft.steps > 0 and objects.get("data") is not None:
+            raise ValueError("train.backend=ray: the SFT warm start reads the task from the config (task.path), "
+                             "not from a data object")
         workflow_cls = WORKFLOWS.get(cfg.multi.workflow)
         self.agents, self.policies, self.placements, self.actors = {}, {}, [], []
         self.close = weakref.finalize(self, release, self.actors, self.placements)  # close() or garbage collection
@@ -327,3 +357,12 @@ class RayMultiAgentTrainer(MultiAgentTrainer):
         for name, p in self.policies.items():
             p.remote("export", str(root / name), p.model_cfg.lora.merge_on_export)
         return root
+
+
+class RayHACPOTrainer(RayMultiAgentTrainer, HACPOTrainer):
+    """HACPO (``multi.workflow: hacpo``) with each agent's policy in its own Ray actor group, placed from
+    ``resources[<agent name>]`` (agents of different models and tokenizers on different GPUs). The step is
+    :meth:`credo.train.hacpo.HACPOTrainer.train_step` itself: rollouts, verification, the capability tracker,
+    re-tokenisation of the other agents' answers (with the learner's tokenizer, which the driver holds) and the
+    advantages run on the driver; old and reference log-probs of a learner's own and cross rows and its update
+    (:func:`credo.train.hacpo_update.hacpo_update`) run in that learner's actor."""

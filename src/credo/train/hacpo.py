@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import torch
 
-from credo.config import Config
 from credo.credit import compute_advantages
 from credo.credit.capability import joint_advantages
 from credo.train.hacpo_update import attach_old, hacpo_update
@@ -30,11 +29,17 @@ ARMS = ("hacpo", "naive", "gspo")
 
 
 class HACPOTrainer(MultiAgentTrainer):
-    """MultiAgentTrainer whose step builds a pool per learner; the tracker is checkpointed with the workflow."""
+    """MultiAgentTrainer whose step builds a pool per learner; the tracker is checkpointed with the workflow.
 
-    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False, **objects):
-        super().__init__(cfg, resume, overwrite, **objects)  # validate() checks hacpo.arm against ARMS
-        self.index = {name: i for i, name in enumerate(self.agents)}
+    The step touches a model only through the policy's engine and learner interface (``attach_logprobs``,
+    ``has_reference``, ``apply(hacpo_update, ...)``), so the Ray backend runs this very step with each agent's
+    policy in its own actor (:class:`credo.distributed.ray_backend.RayHACPOTrainer`). ``validate()`` checks
+    ``hacpo.arm`` against ARMS."""
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Agent name -> its position in ``multi.agents`` (the row/column of the omega matrix)."""
+        return {name: i for i, name in enumerate(self.agents)}
 
     def pool_for(self, name: str, every: list[Trajectory]) -> tuple[list[Trajectory], list[Trajectory]]:
         """(own rows, cross rows re-tokenised for ``name``'s tokenizer); no cross rows in the gspo arm."""
@@ -54,15 +59,16 @@ class HACPOTrainer(MultiAgentTrainer):
         if h.arm == "gspo":
             return compute_advantages(own, self.cfg.algo)
         pool = own + cross
-        k = self.index[name]
-        src = torch.tensor([self.index[t.agent] for t in pool])
+        index = self.index
+        k = index[name]
+        src = torch.tensor([index[t.agent] for t in pool])
         use = omega if h.arm == "hacpo" and h.capability_baseline else None
         adv, m = joint_advantages(torch.tensor([t.reward for t in pool]), torch.tensor([t.group_id for t in pool]),
                                   src, k, use)
         for t, a in zip(pool, adv.tolist()):
             t.advantage = a
         for t in cross:
-            t.info["weight"] = float(omega[self.index[t.agent], k]) if h.arm == "hacpo" and h.omega_loss else 1.0
+            t.info["weight"] = float(omega[index[t.agent], k]) if h.arm == "hacpo" and h.omega_loss else 1.0
         return m
 
     def train_step(self) -> dict[str, float]:
@@ -86,7 +92,7 @@ class HACPOTrainer(MultiAgentTrainer):
             with self.timer("old_logprob"):
                 attach_old(learner, own, cross)
             with self.timer("update"):
-                up = hacpo_update(learner, own, cross, cfg.hacpo, naive=cfg.hacpo.arm == "naive")
+                up = learner.apply(hacpo_update, own, cross, cfg.hacpo, cfg.hacpo.arm == "naive")
             metrics |= {f"{name}/{k}": v for k, v in up.items()}
         for name in self.agents:
             mean, var = moments([t.reward for t in every if t.agent == name])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import math
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from transformers import PreTrainedModel
@@ -87,6 +89,11 @@ class Learner:
     @property
     def has_reference(self) -> bool:
         return self.ref is not None or self.adapter_reference
+
+    def apply(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(self, *args)``: an update rule of its own (a module-level function, e.g. HACPO's) run where the
+        learner lives (the Ray backend's proxy runs it in the policy's actor)."""
+        return fn(self, *args)
 
     def activate(self) -> None:
         """Make this learner's adapter the active one (several learners may share one base model)."""

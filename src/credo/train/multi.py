@@ -165,7 +165,7 @@ def build_trainer(cfg: Config, resume: bool = False, overwrite: bool = False, **
     single-policy otherwise. ``objects`` are the keyword inputs of that trainer (model, tokenizer, data, ...)."""
     if cfg.train.backend != "single":
         from credo.distributed import trainer_class
-        return trainer_class(cfg.train.backend, bool(cfg.multi.workflow))(cfg, resume, overwrite, **objects)
+        return trainer_class(cfg.train.backend, cfg.multi.workflow)(cfg, resume, overwrite, **objects)
     if cfg.multi.workflow == "hacpo":
         from credo.train.hacpo import HACPOTrainer
         return HACPOTrainer(cfg, resume, overwrite, **objects)
