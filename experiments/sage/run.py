@@ -36,6 +36,7 @@ OUT = Path("runs/sage_exp")
 SAMPLING = SamplingConfig(n=8, temperature=1.0, max_new_tokens=96, stop=[])
 SAGE = SageConfig(width=2, tolerance=2, max_steps=10, delimiter="\n", end_think=task.END)
 SFT_STEPS, SFT_LR, SFT_BATCH = 1500, 3e-3, 32
+WARM = "sft500"  # the warm start that passed the gate: Part 2 starts from it
 
 
 def encode(tok, text: str) -> list[int]:
@@ -180,7 +181,7 @@ ARMS = {"grpo": ["sage.rollouts=0"], "sage": ["sage.rollouts=2"], "sage_phi": ["
 def arm_config(arm: str, seed: int, steps: int):
     s = SAGE
     return load_config(None, [
-        f"model.path={OUT / 'sft'}", "model.chat_template=false", "task.kind=callable", "task.name=task:rows",
+        f"model.path={OUT / WARM}", "model.chat_template=false", "task.kind=callable", "task.name=task:rows",
         'task.prompt_template="{question}=\\n"', "task.answer_marker='#'", "task.size=4000", "task.eval_size=500",
         "task.seed=0", "sampling.n=8", "sampling.max_new_tokens=96", "sampling.stop=[]", f"sage.width={s.width}",
         f"sage.tolerance={s.tolerance}", f"sage.max_steps={s.max_steps}", "sage.delimiter=\"\\n\"",
