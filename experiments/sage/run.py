@@ -183,7 +183,8 @@ def arm_config(arm: str, seed: int, steps: int):
     return load_config(None, [
         f"model.path={OUT / WARM}", "model.chat_template=false", "task.kind=callable", "task.name=task:rows",
         'task.prompt_template="{question}=\\n"', "task.answer_marker='#'", "task.size=4000", "task.eval_size=500",
-        "task.seed=0", "task.kwargs={}", "sampling.n=8", "sampling.max_new_tokens=96", "sampling.stop=[]", f"sage.width={s.width}",
+        "task.seed=0", "task.kwargs={}", "sampling.n=8", "sampling.max_new_tokens=96", "sampling.stop=[]",
+        f"sage.width={s.width}",
         f"sage.tolerance={s.tolerance}", f"sage.max_steps={s.max_steps}", "sage.delimiter=\"\\n\"",
         f"sage.end_think='{s.end_think}'", "algo.advantage=grpo", "algo.loss_agg=seq_mean_token_mean",
         "algo.kl_coef=0.001", f"train.steps={steps}", "train.prompts_per_step=16", "train.lr=2e-5",
