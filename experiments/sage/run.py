@@ -3,7 +3,8 @@
   python experiments/sage/run.py sft                 # warm start of the embedded 0.87M model -> runs/sage_exp/sft
   python experiments/sage/run.py gate                # calibration gate + Part 1 + primary measure on the SFT model
   python experiments/sage/run.py train ARM SEED      # Part 2 arm: grpo | sage | sage_phi | shortest | truncate
-  python experiments/sage/run.py measure ARM SEED    # primary measure + outcome on a trained arm
+  python experiments/sage/run.py measure ARM SEED    # primary measure + outcome on a trained arm (ARM warm: the
+                                                     # warm start itself, SEED sets the sampling seed)
 
 Everything runs on one CPU thread; results go to runs/sage_exp/*.json (copied into results.md by hand).
 """
@@ -204,7 +205,7 @@ def cmd_train(arm: str, seed: int, steps: int = 150) -> None:
 def cmd_measure(arm: str, seed: int) -> None:
     torch.set_num_threads(1)
     run = OUT / f"{arm}_s{seed}"
-    model, tok, _ = load_policy(ModelConfig(path=str(run / "policy")), "cpu")
+    model, tok, _ = load_policy(ModelConfig(path=str(OUT / WARM if arm == "warm" else run / "policy")), "cpu")
     model.eval()
     rows = task.rows("eval", 500, 0)
     res = {"arm": arm, "seed": seed, **stop_probability(model, tok, rows)}
@@ -215,7 +216,7 @@ def cmd_measure(arm: str, seed: int) -> None:
     for i in range(0, len(prompts), 50):
         out += engine.generate(prompts[i:i + 50], 4, SAMPLING)
     res["sampling_500x4"] = summarise(out, [r["answer"] for r in rows for _ in range(4)])
-    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()] if arm != "warm" else []
     for src in ("sage", "sample", "shortest_of_8", "truncate_first"):
         adv = [m[f"source/{src}/advantage_mean"] for m in metrics if f"source/{src}/advantage_mean" in m]
         if adv:
