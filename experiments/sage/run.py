@@ -3,7 +3,8 @@
   python experiments/sage/run.py sft                 # warm start of the embedded 0.87M model -> runs/sage_exp/sft
   python experiments/sage/run.py gate                # calibration gate + Part 1 + primary measure on the SFT model
   python experiments/sage/run.py train ARM SEED      # Part 2 arm: grpo | sage | sage_phi | shortest | truncate
-  python experiments/sage/run.py measure ARM SEED    # primary measure + outcome on a trained arm
+  python experiments/sage/run.py measure ARM SEED    # primary measure + outcome on a trained arm (ARM warm: the
+                                                     # warm start itself, SEED sets the sampling seed)
 
 Everything runs on one CPU thread; results go to runs/sage_exp/*.json (copied into results.md by hand).
 """
@@ -36,6 +37,7 @@ OUT = Path("runs/sage_exp")
 SAMPLING = SamplingConfig(n=8, temperature=1.0, max_new_tokens=96, stop=[])
 SAGE = SageConfig(width=2, tolerance=2, max_steps=10, delimiter="\n", end_think=task.END)
 SFT_STEPS, SFT_LR, SFT_BATCH = 1500, 3e-3, 32
+WARM = "sft500"  # the warm start that passed the gate: Part 2 starts from it
 
 
 def encode(tok, text: str) -> list[int]:
@@ -180,13 +182,14 @@ ARMS = {"grpo": ["sage.rollouts=0"], "sage": ["sage.rollouts=2"], "sage_phi": ["
 def arm_config(arm: str, seed: int, steps: int):
     s = SAGE
     return load_config(None, [
-        f"model.path={OUT / 'sft'}", "model.chat_template=false", "task.kind=callable", "task.name=task:rows",
+        f"model.path={OUT / WARM}", "model.chat_template=false", "task.kind=callable", "task.name=task:rows",
         'task.prompt_template="{question}=\\n"', "task.answer_marker='#'", "task.size=4000", "task.eval_size=500",
-        "task.seed=0", "sampling.n=8", "sampling.max_new_tokens=96", "sampling.stop=[]", f"sage.width={s.width}",
+        "task.seed=0", "task.kwargs={}", "sampling.n=8", "sampling.max_new_tokens=96", "sampling.stop=[]",
+        f"sage.width={s.width}",
         f"sage.tolerance={s.tolerance}", f"sage.max_steps={s.max_steps}", "sage.delimiter=\"\\n\"",
         f"sage.end_think='{s.end_think}'", "algo.advantage=grpo", "algo.loss_agg=seq_mean_token_mean",
-        "algo.kl_coef=0.001", f"train.steps={steps}", "train.prompts_per_step=16", "train.lr=2e-4",
-        "train.threads=1", f"train.seed={seed}", "eval.every=0", "eval.size=100", "eval.pass_k=0",
+        "algo.kl_coef=0.001", f"train.steps={steps}", "train.prompts_per_step=16", "train.lr=2e-5",
+        "train.threads=1", f"train.seed={seed}", "eval.every=50", "eval.size=100", "eval.pass_k=0",
         "log.tensorboard=false", "log.progress=false", "log.report=false", f"log.output_dir={OUT / f'{arm}_s{seed}'}",
         "log.save_every=0", *ARMS[arm]])
 
@@ -202,7 +205,7 @@ def cmd_train(arm: str, seed: int, steps: int = 150) -> None:
 def cmd_measure(arm: str, seed: int) -> None:
     torch.set_num_threads(1)
     run = OUT / f"{arm}_s{seed}"
-    model, tok, _ = load_policy(ModelConfig(path=str(run / "policy")), "cpu")
+    model, tok, _ = load_policy(ModelConfig(path=str(OUT / WARM if arm == "warm" else run / "policy")), "cpu")
     model.eval()
     rows = task.rows("eval", 500, 0)
     res = {"arm": arm, "seed": seed, **stop_probability(model, tok, rows)}
@@ -213,7 +216,7 @@ def cmd_measure(arm: str, seed: int) -> None:
     for i in range(0, len(prompts), 50):
         out += engine.generate(prompts[i:i + 50], 4, SAMPLING)
     res["sampling_500x4"] = summarise(out, [r["answer"] for r in rows for _ in range(4)])
-    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()] if arm != "warm" else []
     for src in ("sage", "sample", "shortest_of_8", "truncate_first"):
         adv = [m[f"source/{src}/advantage_mean"] for m in metrics if f"source/{src}/advantage_mean" in m]
         if adv:
