@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/../.."
 OUT=experiments/wmss/results_n700
 run() { OMP_NUM_THREADS=1 PYTHONPATH=src nice -n 8 .venv/bin/python experiments/wmss/run.py --train-size 700 \
-          --extra-lr 1e-4 --m0-rule first --out "$OUT" "$@" 2>&1 | grep -v "Loading weights"; }
+          --extra-lr 1e-4 --m0-rule first --out "$OUT" "$@" 2>&1 | grep --line-buffered -v "Loading weights"; }
 for s in 0 1; do echo "== gate seed $s $(date -u +%T)"; run --seed "$s" --arms a --gate-only; done
 passed=$(.venv/bin/python -c "import json; print(sum(json.load(open(f'$OUT/seed{s}.json'))['calibration']\
 .get('gate_passed', False) for s in (0, 1)))")
