@@ -94,14 +94,16 @@ def batches(n: int, seed: int):
         del order[:BATCH]
 
 
-def sft_plateau(seed: int, train, held, pad_id, max_steps: int = MAX_SFT):
-    """SFT at constant LR until held-out EM has not risen by 0.01 for PATIENCE evaluations -> (M1 state, M0 state,
-    curve [(step, EM)], chosen M0 step)."""
+def sft_plateau(seed: int, train, held, pad_id, max_steps: int = MAX_SFT, m0_rule: str = "nearest"):
+    """SFT at constant LR until held-out EM has not risen by 0.01 for PATIENCE evaluations (250-step evaluations)
+    -> (M1 state, M0 state, curve [(step, EM)], chosen M0 step, M0 candidates [(step, EM)]).
+    M0 rule "nearest": the 250-step snapshot nearest ½ × plateau EM (A.6); "first": the first snapshot with EM ≥
+    ½ × plateau EM on a finer grid (every 50 steps up to step 1,000, then every 250; revised design)."""
     model, _, _ = load_policy(model_cfg(seed))
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, 100))
-    stream, curve, snaps = batches(len(train), seed), [], {}
+    stream, curve, candidates, snaps = batches(len(train), seed), [], [], {}
     for step in range(1, max_steps + 1):
         b = padded_batch([train[i] for i in next(stream)], pad_id)
         z, y = answer_positions(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits,
@@ -111,17 +113,23 @@ def sft_plateau(seed: int, train, held, pad_id, max_steps: int = MAX_SFT):
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        if step % EVAL_EVERY == 0:
+        fine = m0_rule == "first" and step <= 1000 and step % 50 == 0
+        if step % EVAL_EVERY == 0 or fine:
             em = float(exact_match(*answer_logits(model, held, pad_id), len(held)).float().mean())
-            curve.append((step, em))
+            candidates.append((step, em))
             snaps[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             print(f"sft step {step} held-out EM {em:.4f}", flush=True)
+        if step % EVAL_EVERY == 0:
+            curve.append((step, em))
             ems = [e for _, e in curve]
             if step >= MIN_SFT and len(ems) > PATIENCE and max(ems[-PATIENCE:]) < max(ems[:-PATIENCE]) + 0.01:
                 break
     plateau = curve[-1][1]
-    m0_step = min(curve, key=lambda c: (abs(c[1] - plateau / 2), c[0]))[0]
-    return snaps[curve[-1][0]], snaps[m0_step], curve, m0_step
+    if m0_rule == "first":
+        m0_step = next(c for c in candidates if c[1] >= plateau / 2)[0]
+    else:
+        m0_step = min(curve, key=lambda c: (abs(c[1] - plateau / 2), c[0]))[0]
+    return snaps[curve[-1][0]], snaps[m0_step], curve, m0_step, candidates
 
 
 def permute_nontarget(z: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -135,7 +143,7 @@ def permute_nontarget(z: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> t
     return out
 
 
-def run_arm(arm: str, seed: int, m1, m0, train, held, pad_id, resample_idx, steps: int) -> dict:
+def run_arm(arm: str, seed: int, m1, m0, train, held, pad_id, resample_idx, steps: int, lr: float = LR) -> dict:
     strong, _, _ = load_policy(model_cfg(seed))
     strong.load_state_dict(m1)
     weak, _, _ = load_policy(model_cfg(seed))
@@ -147,7 +155,7 @@ def run_arm(arm: str, seed: int, m1, m0, train, held, pad_id, resample_idx, step
     weak.train(trainable_weak)
     weak.requires_grad_(trainable_weak)
     params = list(strong.parameters()) + (list(weak.parameters()) if trainable_weak else [])
-    opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, 50))
     idx = resample_idx if arm in "ef" else list(range(len(train)))
     stream, g_perm = batches(len(idx), 10_000 + seed), torch.Generator().manual_seed(20_000 + seed)
@@ -219,6 +227,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--sft-max", type=int, default=MAX_SFT, help="cap on SFT steps (smoke tests)")
     ap.add_argument("--train-size", type=int, default=4000, help="training items (A.6: 4,000)")
+    ap.add_argument("--extra-lr", type=float, default=LR, help="constant lr of the extra steps (A.6: 1e-3)")
+    ap.add_argument("--m0-rule", choices=["nearest", "first"], default="nearest",
+                    help="nearest: snapshot nearest ½ plateau EM (A.6); first: first snapshot reaching it")
     ap.add_argument("--gate-only", action="store_true")
     ap.add_argument("--out", default="", help="results folder (default experiments/wmss/results)")
     ap.add_argument("--force", action="store_true", help="run the arms even if the gate fails")
@@ -231,14 +242,18 @@ def main() -> None:
     _, tok, _ = load_policy(model_cfg(args.seed))
     pad = tok.pad_token_id
     train, held = make_data(tok, args.seed, args.train_size)
-    res = json.loads(out_json.read_text()) if out_json.exists() else {"seed": args.seed, "arms": {}}
+    design = {"train_size": args.train_size, "extra_lr": args.extra_lr, "m0_rule": args.m0_rule, "steps": args.steps}
+    res = json.loads(out_json.read_text()) if out_json.exists() else {"seed": args.seed, "arms": {}, "design": design}
+    if res.get("design", design) != design:
+        raise SystemExit(f"{out_json}: written with design {res.get('design')}, not {design}; use another --out")
     if weights.exists():
         m1, m0 = (w := torch.load(weights, weights_only=True))["m1"], w["m0"]
     else:
         t0 = time.perf_counter()
-        m1, m0, curve, m0_step = sft_plateau(args.seed, train, held, pad, args.sft_max)
+        m1, m0, curve, m0_step, cands = sft_plateau(args.seed, train, held, pad, args.sft_max, args.m0_rule)
         torch.save({"m1": m1, "m0": m0}, weights)
-        res["sft"] = {"curve": curve, "m1_step": curve[-1][0], "m0_step": m0_step, "seconds": time.perf_counter() - t0}
+        res["sft"] = {"curve": curve, "m1_step": curve[-1][0], "m0_step": m0_step, "m0_candidates": cands,
+                      "seconds": time.perf_counter() - t0}
     evals, models = {}, []
     for name, state in (("m0", m0), ("m1", m1)):
         model, _, _ = load_policy(model_cfg(args.seed))
@@ -254,7 +269,8 @@ def main() -> None:
     zt1, yt, _ = evals["m1_train"]
     h0, h1 = (sample_entropy(model, train, pad, batch_size=500) for model in models)
     resample_idx = wdds_resample(wdds_weights(h0, h1), len(train), seed=42 + args.seed)
-    res["calibration"] = {
+    gate = {k: v for k, v in res.get("calibration", {}).items() if k in ("arm_a_em_move", "gate", "gate_passed")}
+    res["calibration"] = gate | {
         "plateau_em": float(em1.float().mean()),
         "m0_em": float(exact_match(z0, y, rows, len(held)).float().mean()),
         "m1_train_em": float(exact_match(zt1, yt, evals["m1_train"][2], len(train)).float().mean()),
@@ -264,10 +280,13 @@ def main() -> None:
         "chance_top2": 2 / 9, "h0_mean": float(h0.mean()), "h1_mean": float(h1.mean()),
         "wdds_unique_frac": len(set(resample_idx)) / len(train), "m1_em_items": em1.tolist()}
     out_json.write_text(json.dumps(res))
+    if "gate" in res["calibration"] and not res["calibration"]["gate_passed"] and not args.force:
+        print(f"gate failed on seed {args.seed} earlier: {res['calibration']['gate']}; arms not run", flush=True)
+        return
     for arm in args.arms:
         if arm in res["arms"]:
             continue
-        r = run_arm(arm, args.seed, m1, m0, train, held, pad, resample_idx, args.steps)
+        r = run_arm(arm, args.seed, m1, m0, train, held, pad, resample_idx, args.steps, args.extra_lr)
         r.update(measures(r.pop("strong"), args.seed, evals["m1"], evals["m0"], held, pad))
         res["arms"][arm] = r
         print(f"arm {arm} ({ARMS[arm]}): EM {r['em']:.4f} (M1 {res['calibration']['plateau_em']:.4f}), "

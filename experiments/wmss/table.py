@@ -57,6 +57,54 @@ def main() -> None:
             if x in r["arms"] and y in r["arms"]:
                 d, se, b, c = paired(r["arms"][x]["em_items"], r["arms"][y]["em_items"])
                 print(f"| {r['seed']} | ({x}) − ({y}) | {d:+.4f} | {se:.4f} | {b} | {c} |")
+    print("\n## Pooled over gated seeds (pre-registered rule: x > y when mean − 1.96·SE > 0)\n")
+    print("| contrast | seeds | mean ΔEM | SE | 95% interval | relation | mean grad share on M0 top-2, x / y |")
+    print("|---|---|---|---|---|---|---|")
+    for x, y in CONTRASTS:
+        p = pooled(runs, x, y)
+        if p is not None:
+            gated = [r for r in runs if r["calibration"].get("gate_passed") and x in r["arms"] and y in r["arms"]]
+            gx, gy = (sum(r["arms"][a]["grad_share_m0_top2"] for r in gated) / len(gated) for a in (x, y))
+            print(f"| ({x}) − ({y}) | {p[2]} | {p[0]:+.4f} | {p[1]:.4f} | [{p[0] - 1.96 * p[1]:+.4f}, "
+                  f"{p[0] + 1.96 * p[1]:+.4f}] | {relation(p)} | {gx:.3f} / {gy:.3f} |")
+    print(f"\nVerdict rule: {verdict(runs)}")
+
+
+def pooled(runs: list[dict], x: str, y: str) -> tuple[float, float, int] | None:
+    """Pre-registered pooled contrast over gated seeds: (mean d_i, SE, k) with SE = max(√(Σ s_i²)/k, sd(d_i)/√k),
+    the second term only for k ≥ 3; None without a seed that has both arms."""
+    ds = [paired(r["arms"][x]["em_items"], r["arms"][y]["em_items"])[:2] for r in runs
+          if r["calibration"].get("gate_passed") and x in r["arms"] and y in r["arms"]]
+    if not ds:
+        return None
+    k = len(ds)
+    mean = sum(d for d, _ in ds) / k
+    se = math.sqrt(sum(s * s for _, s in ds)) / k
+    if k >= 3:
+        se = max(se, math.sqrt(sum((d - mean) ** 2 for d, _ in ds) / (k - 1) / k))
+    return mean, se, k
+
+
+def relation(p: tuple[float, float, int] | None) -> str:
+    if p is None:
+        return "n/a"
+    mean, se, _ = p
+    return ">" if mean - 1.96 * se > 0 else "<" if mean + 1.96 * se < 0 else "≈"
+
+
+def verdict(runs: list[dict]) -> str:
+    """The revised design's verdict rule (results.md, "Revised design", item 6)."""
+    fa, cb, ba = (pooled(runs, *c) for c in (("f", "a"), ("c", "b"), ("b", "a")))
+    if fa is None or cb is None or min(fa[2], cb[2]) < 3:
+        return "no verdict: fewer than 3 gated seeds with (a), (b), (c), (f)"
+    r_fa, r_cb, r_ba = relation(fa), relation(cb), relation(ba)
+    if r_fa == ">" and r_cb == ">":
+        return "reproduced (before the mechanism check)"
+    if r_ba == ">" and r_cb == "≈":
+        return "temperature effect"
+    if r_fa in ("≈", "<"):
+        return f"not reproduced: (f) {r_fa} (a)"
+    return f"other: (f) {r_fa} (a), (c) {r_cb} (b), (b) {r_ba} (a)"
 
 
 if __name__ == "__main__":
