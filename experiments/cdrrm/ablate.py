@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from models import Verifier, verifier_data
-from run import SPLITS, TRAIN, cts_rubric, direct_rubric, judge, one_step_rubric
+from run import SPLITS, TRAIN, atomic_accuracy, cts_rubric, direct_rubric, judge, one_step_rubric
 from world import GENERIC, discriminative, make_pairs, pad, satisfied
 
 from credo.experiment_utils import mean_se
@@ -81,14 +81,7 @@ def run_seed(seed: int, n_test: int) -> dict:
     x, y = verifier_data(pool, 20_000, seed)
     j1.train(x, y, steps=1500, seed=seed)
     held = make_pairs(20_000 + seed, 1000, 0.5, 0.5)
-    rules, resp, truth = [], [], []
-    for p in held:
-        for r in p.rules:
-            for t in (p.a, p.b):
-                rules.append(r)
-                resp.append(t)
-                truth.append(satisfied(r, t))
-    eps = 1 - float(np.mean((j1.prob(rules, resp) > 0.5) == np.array(truth)))
+    eps = 1 - atomic_accuracy(j1, held)
     rng = np.random.default_rng(seed)
     longer = [p.a if len(p.a) > len(p.b) else p.b for p in held]
     shorter = [p.b if len(p.a) > len(p.b) else p.a for p in held]

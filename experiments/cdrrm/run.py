@@ -71,6 +71,13 @@ def judge(j1: Verifier, pairs: list[Pair], rubrics: list[set[int]]) -> list[str]
     return out
 
 
+def atomic_accuracy(j1: Verifier, pairs: list[Pair]) -> float:
+    """Share of (rule, response) items of ``pairs`` (both responses, every rule) the verifier judges right."""
+    items = [(r, t) for p in pairs for r in p.rules for t in (p.a, p.b)]
+    truth = np.array([satisfied(r, t) for r, t in items])
+    return float(np.mean((j1.prob([r for r, _ in items], [t for _, t in items]) > 0.5) == truth))
+
+
 def acc(winners, pairs) -> float:
     return float(np.mean([w == p.gold for w, p in zip(winners, pairs)]))
 
@@ -100,14 +107,7 @@ def run_seed(seed: int, n_test: int, verbose: bool = True) -> dict:
     j1.train(x, y, steps=1500, seed=seed)
     held = make_pairs(20_000 + seed, 1000, 0.5, 0.5)
     rng = np.random.default_rng(seed)
-    rules, resp, truth = [], [], []
-    for p in held:
-        for r in p.rules:
-            for t in (p.a, p.b):
-                rules.append(r)
-                resp.append(t)
-                truth.append(satisfied(r, t))
-    atomic = float(np.mean((j1.prob(rules, resp) > 0.5) == np.array(truth)))
+    atomic = atomic_accuracy(j1, held)
     gen_resp = [t for p in held for t in (p.a, p.b)]
     g_rules = [int(g) for g in rng.choice(GENERIC, size=len(gen_resp))]
     base = j1.prob(g_rules, gen_resp) > 0.5

@@ -27,6 +27,7 @@ import torch
 from credo.agents import Agent, Policy, build_agents
 from credo.config import Config, agent_configs, from_dict, replace_from, to_dict
 from credo.engines import build_engine
+from credo.extras import require
 from credo.models import load_policy
 from credo.models.device import resolve_device
 from credo.tasks import build_task, encode_task_prompt
@@ -41,11 +42,7 @@ from credo.workflows import WORKFLOWS
 
 
 def require_ray():
-    try:
-        import ray
-    except ImportError as e:
-        raise ImportError("train.backend=ray needs Ray: pip install 'credo[ray]'") from e
-    return ray
+    return require("ray", "train.backend=ray", "ray")
 
 
 class PolicyWorker:

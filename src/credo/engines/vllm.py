@@ -30,16 +30,13 @@ import torch
 from credo.config import EngineConfig, SamplingConfig
 from credo.engines import ENGINES
 from credo.engines.vllm_server import LORA_RANKS, VLLMServer, free_port, launch, release, serve_command
+from credo.extras import require
 from credo.models.lora import is_peft, save_adapter
 from credo.trajectory import Trajectory
 
 
 def require_vllm():
-    try:
-        import vllm
-    except ImportError as e:
-        raise ImportError("engine.kind=vllm needs vLLM: pip install 'credo[vllm]' (on a machine with a GPU)") from e
-    return vllm
+    return require("vllm", "engine.kind=vllm (on a machine with a GPU)", "vllm")
 
 
 def trajectory(prompt: list[int], tokens: list[int], logprobs: list[float], finish: str, text: str,

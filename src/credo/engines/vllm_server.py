@@ -22,15 +22,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from credo.extras import require
+
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the --max-lora-rank values vLLM accepts
 
 
 def require_openai():
-    try:
-        import openai
-    except ImportError as e:
-        raise ImportError("engine.mode=server needs the openai client: pip install 'credo[vllm-client]'") from e
-    return openai
+    return require("openai", "engine.mode=server", "vllm-client")
 
 
 class VLLMServer:
