@@ -262,6 +262,9 @@ def _validate_scale(cfg: Config, c: _Checker) -> None:
     c.choice("engine.kind", ENGINES.names())
     c.choice("engine.mode", ENGINE_MODES)
     c.within("engine.gpu_memory_utilization", 0, 1, lo_open=True)
+    c.check("engine.port", lambda v: isinstance(v, int) and 0 <= v <= 65535, "a port in [0, 65535] (0 = free)")
+    c.check("engine.serve_args", _shell_words, "extra `vllm serve` arguments in shell syntax (check the quotes)")
+    c.gt("engine.start_timeout", 0)
     if cfg.engine.kind != "hf":
         c.check("train.backend", lambda v: v == "single", f"engine.kind={cfg.engine.kind} runs in one process "
                 "(the hf engine serves ddp and ray)")
@@ -270,9 +273,6 @@ def _validate_scale(cfg: Config, c: _Checker) -> None:
     if cfg.engine.kind == "vllm" and cfg.engine.mode == "server":
         c.check("engine.url", lambda v: v == "" or v.startswith(("http://", "https://")),
                 "http(s)://host:port of a vllm server, or empty (credo starts one)")
-        c.check("engine.port", lambda v: isinstance(v, int) and 0 <= v <= 65535, "a port in [0, 65535] (0 = free)")
-        c.check("engine.serve_args", _shell_words, "extra `vllm serve` arguments in shell syntax (check the quotes)")
-        c.gt("engine.start_timeout", 0)
     names = {"policy"} | {a.get("name") for a in cfg.multi.agents if isinstance(a, dict)}
     c.check("resources", lambda v: isinstance(v, dict) and all(
         k in names and isinstance(r, dict) and set(r) <= set(RESOURCE_KEYS)

@@ -16,6 +16,7 @@ from credo.config import ConfigError, load_config
     (["engine.kind=vllm", "engine.mode=server", "engine.port=70000"], "engine.port"),
     (["engine.kind=vllm", "engine.mode=server", "engine.serve_args='--x \"y'"], "engine.serve_args"),
     (["engine.kind=vllm", "engine.mode=server", "engine.start_timeout=0"], "engine.start_timeout"),
+    (["engine.port=-1"], "engine.port"),  # checked whatever the engine: a typo fails before any work
     (["engine.kind=vllm", "train.backend=ray"], "train.backend"),
     (["algo.tis_cap=-1"], "algo.tis_cap"),
     (["resources={learner: {num_cpus: 1}}"], "resources"),
