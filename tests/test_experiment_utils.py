@@ -1,9 +1,11 @@
 """The helpers experiment scripts share, against values worked out by hand."""
 
+import math
+
 import pytest
 import torch
 
-from credo.experiment_utils import int_list, inverse_cdf, mean_sd, mean_se
+from credo.experiment_utils import int_list, inverse_cdf, mean_sd, mean_se, pearson, ranks, spearman
 
 
 def test_int_list_reads_ranges_and_comma_lists():
@@ -43,3 +45,13 @@ def test_mean_sd_and_mean_se_cells():
     assert mean_sd([0.25]) == "0.250" and mean_sd([]) == "–"
     assert mean_se([1.0, 2.0, 3.0]) == "2.000 ± 0.577"
     assert mean_se([0.25]) == "0.250"
+
+
+def test_pearson_spearman_and_tied_ranks_on_hand_values():
+    # x = 1,2,3,4 and y = 2,4,5,9: dx = -1.5,-.5,.5,1.5, dy = -3,-1,0,4 → Σdxdy = 11, Σdx² = 5, Σdy² = 26
+    assert math.isclose(pearson([1, 2, 3, 4], [2, 4, 5, 9]), 11 / math.sqrt(5 * 26))
+    assert math.isnan(pearson([1, 1, 1], [1, 2, 3]))
+    assert ranks([3, 1, 3, 2]).tolist() == [2.5, 0.0, 2.5, 1.0]
+    # monotone but not linear → Spearman 1; one swap of adjacent ranks among 4 → 1 - 6·2/(4·15) = 0.8
+    assert math.isclose(spearman([1, 2, 3, 4], [1, 8, 27, 64]), 1.0)
+    assert math.isclose(spearman([1, 2, 3, 4], [1, 3, 2, 4]), 0.8)

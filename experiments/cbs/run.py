@@ -36,6 +36,7 @@ import chain4  # noqa: E402
 from credo.config import SFTConfig, load_config  # noqa: E402
 from credo.credit import compute_advantages  # noqa: E402
 from credo.engines import ENGINES  # noqa: E402
+from credo.experiment_utils import pearson, spearman  # noqa: E402
 from credo.models.forward import response_logits, token_logprobs  # noqa: E402
 from credo.sft.trainer import sft_examples, sft_train  # noqa: E402
 from credo.tasks import encode_task_prompt  # noqa: E402
@@ -126,35 +127,6 @@ def first_order_gains(model, tok, task, probes, trajs, eps: float = 1e-4) -> tup
                 q.sub_(eps * g[n].double() / norm)
     d = (seq_logprob(plus, tok, trajs) - seq_logprob(minus, tok, trajs)) / (2 * eps) * norm
     return [float(t.advantage) * float(x) for t, x in zip(trajs, d)], j
-
-
-def spearman(a, b) -> float:
-    ra, rb = rank(a), rank(b)
-    return pearson(ra, rb)
-
-
-def rank(x):
-    order = sorted(range(len(x)), key=lambda i: x[i])
-    r = [0.0] * len(x)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            r[order[k]] = (i + j) / 2
-        i = j + 1
-    return r
-
-
-def pearson(a, b) -> float:
-    n = len(a)
-    ma, mb = sum(a) / n, sum(b) / n
-    va = sum((x - ma) ** 2 for x in a)
-    vb = sum((y - mb) ** 2 for y in b)
-    if va == 0 or vb == 0:
-        return float("nan")
-    return sum((x - ma) * (y - mb) for x, y in zip(a, b)) / math.sqrt(va * vb)
 
 
 def auroc(pos, neg) -> float:

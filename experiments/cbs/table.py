@@ -5,6 +5,8 @@ import math
 import statistics
 from pathlib import Path
 
+from credo.experiment_utils import pearson
+
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -125,12 +127,6 @@ def arms() -> None:
             el = [x["exact_label"] for x in r["exact_labels"]]
             print(f"| {s} | {len(pl)} | {pearson(pl, el):+.2f} | {statistics.stdev(pl):.4f} "
                   f"| {statistics.stdev(el):.4f} |")
-
-
-def pearson(a, b) -> float:
-    ma, mb = statistics.fmean(a), statistics.fmean(b)
-    va, vb = sum((x - ma) ** 2 for x in a), sum((y - mb) ** 2 for y in b)
-    return sum((x - ma) * (y - mb) for x, y in zip(a, b)) / math.sqrt(va * vb) if va and vb else float("nan")
 
 
 def confound() -> None:

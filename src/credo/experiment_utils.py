@@ -1,5 +1,5 @@
 """Small helpers the experiment scripts (``experiments/*/``) share: integer-list arguments, inverse-CDF draws from
-pre-drawn uniforms (simulated bandits), and ``mean ± spread`` cells of result tables."""
+pre-drawn uniforms (simulated bandits), correlations, and ``mean ± spread`` cells of result tables."""
 
 from __future__ import annotations
 
@@ -40,3 +40,28 @@ def mean_se(values: Iterable[float]) -> str:
     """``"mean ± standard error"`` (sample sd / sqrt(n)) to 3 decimals; one value alone, ``"x"``."""
     xs = np.asarray(list(values), dtype=float)
     return f"{xs.mean():.3f} ± {xs.std(ddof=1) / np.sqrt(len(xs)):.3f}" if len(xs) > 1 else f"{xs.mean():.3f}"
+
+
+def pearson(a: Iterable[float], b: Iterable[float]) -> float:
+    """Pearson correlation of two equal-length sequences; NaN when either is constant."""
+    x, y = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
+    dx, dy = x - x.mean(), y - y.mean()
+    den = np.sqrt((dx * dx).sum() * (dy * dy).sum())
+    return float((dx * dy).sum() / den) if den > 0 else float("nan")
+
+
+def ranks(values: Iterable[float]) -> np.ndarray:
+    """0-based ranks, ties sharing the mean of the ranks they span: ``[3, 1, 3]`` → ``[1.5, 0, 1.5]``."""
+    x = np.asarray(list(values), dtype=float)
+    order = np.argsort(x, kind="stable")
+    r = np.empty(len(x))
+    r[order] = np.arange(len(x), dtype=float)
+    for v in np.unique(x):
+        tied = x == v
+        r[tied] = r[tied].mean()
+    return r
+
+
+def spearman(a: Iterable[float], b: Iterable[float]) -> float:
+    """Spearman rank correlation (Pearson on tie-averaged ranks); NaN when either is constant."""
+    return pearson(ranks(a), ranks(b))
