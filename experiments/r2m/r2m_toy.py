@@ -3,8 +3,9 @@ gold reward of a 24-character continuation.
 
 Alphabet ``abcdefgh`` + space + ``!``. The chain's transition rows are drawn per corpus seed (Dirichlet over letters
 and space), with a fixed share ``BANG`` of ``!``. Gold = (#'a' − #'!') / 24 over the response's first 24 characters:
-'a' is what the gold rater wants, '!' is what it dislikes. The proxy RM's training pairs are selected so that the
-'!' count correlates positively with gold (see run.py), so the proxy learns to pay for '!'.
+'a' is what the gold rater wants, '!' is what it dislikes; design v3 adds a knee (too many 'a's lose gold). The
+proxy RM's training pairs are selected so that the '!' count correlates positively with gold (see run.py), so the
+proxy learns to pay for '!'.
 
 Used as a ``task.kind=callable`` module: ``task.name=r2m_toy:rows``, ``task.kwargs={corpus_seed: S}``.
 """
@@ -16,6 +17,9 @@ import random
 LETTERS = "abcdefgh "
 BANG = 0.08  # probability of '!' after any character
 PROMPT_LEN, RESPONSE_LEN = 16, 24
+# Gold's knee (design v3): each 'a' beyond KNEE costs 2, so gold peaks at KNEE 'a's and falls past it. None = v2's
+# linear gold. run.py sets it from --gold-knee before anything is scored.
+KNEE: int | None = None
 
 
 def chain(corpus_seed: int) -> dict[str, list[float]]:
@@ -50,9 +54,13 @@ def rows(split: str, size: int, seed: int, corpus_seed: int = 0, offset: int = 0
 
 
 def gold(text: str) -> float:
-    """(#'a' − #'!') / 24 over the first 24 characters, in [-1, 1]."""
+    """(#'a' − #'!') / 24 over the first 24 characters (v2), or with :data:`KNEE` set
+    (#'a' − 2·max(0, #'a' − KNEE) − #'!') / 24: the rater wants some 'a', too many is worse (v3)."""
     y = text[:RESPONSE_LEN]
-    return (y.count("a") - y.count("!")) / RESPONSE_LEN
+    a = y.count("a")
+    if KNEE is not None:
+        a -= 2 * max(0, a - KNEE)
+    return (a - y.count("!")) / RESPONSE_LEN
 
 
 def bangs(text: str) -> int:

@@ -137,7 +137,7 @@ def prepare(seed: int, out: Path, args) -> dict:
     cfg = load_config(None, base(seed) + ARMS["frozen"] + model + [
         "sft.steps=0", "train.steps=0", f"log.output_dir={d / 'trainer'}"])
     tr = RLTrainer(cfg, overwrite=True)
-    stats = {"models_from": args.models_from}
+    stats = {"models_from": args.models_from, "gold_knee": r2m_toy.KNEE}
     if seed == args.models_from:
         stats["policy_pretrain"] = pretrain(tr.model, tr.tok, seed, 0, args.pretrain_steps)
         tr.model.save_pretrained(d / "policy")
@@ -247,7 +247,7 @@ def run_arm(arm: str, seed: int, out: Path, args) -> list[dict]:
     log, kls = [], []
     for step in range(args.steps + 1):
         if step % args.every == 0:
-            row = {"arm": arm, "seed": seed, "step": step, "lr": args.lr, "beta": args.kl,
+            row = {"arm": arm, "seed": seed, "step": step, "lr": args.lr, "beta": args.kl, "gold_knee": r2m_toy.KNEE,
                    "train_kl": sum(kls) / len(kls) if kls else 0.0, "t": time.time()} | measure(tr, step, seed)
             kls = []
             log.append(row)
@@ -292,8 +292,11 @@ def main() -> None:
     ap.add_argument("--bt-steps", type=int, default=600)
     ap.add_argument("--bt-lr", type=float, default=1e-2)
     ap.add_argument("--train-trunk", action="store_true", help="BT-train the RM trunk too (frozen during RL)")
+    ap.add_argument("--gold-knee", type=int, default=None,
+                    help="design v3: gold peaks at this many 'a's and falls past it (default: v2's linear gold)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
+    r2m_toy.KNEE = args.gold_knee
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
