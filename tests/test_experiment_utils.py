@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from credo.experiment_utils import int_list, inverse_cdf, mean_sd, mean_se, pearson, ranks, spearman
+from credo.experiment_utils import auroc, int_list, inverse_cdf, mean_sd, mean_se, pearson, ranks, spearman
 
 
 def test_int_list_reads_ranges_and_comma_lists():
@@ -55,3 +55,9 @@ def test_pearson_spearman_and_tied_ranks_on_hand_values():
     # monotone but not linear → Spearman 1; one swap of adjacent ranks among 4 → 1 - 6·2/(4·15) = 0.8
     assert math.isclose(spearman([1, 2, 3, 4], [1, 8, 27, 64]), 1.0)
     assert math.isclose(spearman([1, 2, 3, 4], [1, 3, 2, 4]), 0.8)
+
+
+def test_auroc_counts_ties_as_half():
+    # pairs (p, q): (3,1) > , (3,3) tie, (2,1) >, (2,3) <  → (1 + 0.5 + 1 + 0) / 4
+    assert auroc([3, 2], [1, 3]) == 0.625
+    assert auroc([1], [2]) == 0.0 and math.isnan(auroc([], [1]))

@@ -36,7 +36,7 @@ import chain4  # noqa: E402
 from credo.config import SFTConfig, load_config  # noqa: E402
 from credo.credit import compute_advantages  # noqa: E402
 from credo.engines import ENGINES  # noqa: E402
-from credo.experiment_utils import pearson, spearman  # noqa: E402
+from credo.experiment_utils import auroc, pearson, spearman  # noqa: E402
 from credo.models.forward import response_logits, token_logprobs  # noqa: E402
 from credo.sft.trainer import sft_examples, sft_train  # noqa: E402
 from credo.tasks import encode_task_prompt  # noqa: E402
@@ -127,13 +127,6 @@ def first_order_gains(model, tok, task, probes, trajs, eps: float = 1e-4) -> tup
                 q.sub_(eps * g[n].double() / norm)
     d = (seq_logprob(plus, tok, trajs) - seq_logprob(minus, tok, trajs)) / (2 * eps) * norm
     return [float(t.advantage) * float(x) for t, x in zip(trajs, d)], j
-
-
-def auroc(pos, neg) -> float:
-    """P(score of a positive > score of a negative), ties 1/2."""
-    if not pos or not neg:
-        return float("nan")
-    return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
 
 
 # ---------------------------------------------------------------------------------------------------------- stages

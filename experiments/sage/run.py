@@ -28,6 +28,7 @@ from credo.config import ModelConfig, SageConfig, SamplingConfig, SFTConfig, loa
 from credo.engines.hf import HFEngine  # noqa: E402
 from credo.engines.sage import attach_policy_logprobs  # noqa: E402
 from credo.engines.samplers import SAMPLERS, tag  # noqa: E402
+from credo.experiment_utils import auroc  # noqa: E402
 from credo.models import load_policy  # noqa: E402
 from credo.sft.trainer import sft_train  # noqa: E402
 from credo.train.checkpoint import save_hf_dir, seed_everything  # noqa: E402
@@ -75,6 +76,21 @@ def summarise(trajs: list[Trajectory], answers: list[str]) -> dict:
                                                         or [float("nan")])}
 
 
+def phi_auroc(trajs: list[Trajectory], answers: list[str], tok) -> dict:
+    """AUROC of Φ for correctness over all sampled chains, and at matched length: right/wrong pairs with the same
+    number of think tokens only, pooled over lengths (every such pair weighs the same)."""
+    by_len: dict[int, tuple[list[float], list[float]]] = {}
+    right, wrong = [], []
+    for t, g in zip(trajs, answers):
+        a, phi = task.analyse(t.response_text, g), think_phi(t, tok)
+        (right if a["correct"] else wrong).append(phi)
+        by_len.setdefault(a["think_tokens"], ([], []))[0 if a["correct"] else 1].append(phi)
+    pairs = {n: len(r) * len(w) for n, (r, w) in by_len.items() if r and w}
+    matched = sum(auroc(*by_len[n]) * k for n, k in pairs.items()) / sum(pairs.values()) if pairs else float("nan")
+    return {"auroc_phi": auroc(right, wrong), "auroc_phi_matched_length": matched,
+            "matched_pairs": sum(pairs.values()), "matched_lengths": len(pairs)}
+
+
 @torch.no_grad()
 def stop_probability(model, tok, rows: list[dict]) -> dict:
     """Exact teacher-forced p("#" | prompt + gold partial sums + "ans s\\n"), s right or one-digit wrong."""
@@ -115,6 +131,7 @@ def cmd_gate(n_prompts: int = 300, name: str = "sft", seed: int = 0) -> None:
     res["seconds_sampling"] = time.time() - t0
     groups = [samples[8 * i:8 * i + 8] for i in range(n_prompts)]
     res["sampling"] = summarise(samples, [a for a in answers for _ in range(8)])
+    res["phi_auroc"] = phi_auroc(samples, [a for a in answers for _ in range(8)], tok)
     rng = random.Random(seed)
     picks = {"phi_rerank_of_8": [max(g, key=lambda t: think_phi(t, tok)) for g in groups],
              "shortest_of_8": [min(g, key=lambda t: t.num_tokens) for g in groups],
@@ -140,7 +157,7 @@ def cmd_gate(n_prompts: int = 300, name: str = "sft", seed: int = 0) -> None:
                    "median_rfcs<=0.7": s["median_rfcs"] is not None and s["median_rfcs"] <= 0.7,
                    "sage_phi>=best_of_8_on_80pct": res["gate_sage_phi_ge_best_of_8"] >= 0.8,
                    "sft_accuracy_in_[0.5,0.8]": 0.5 <= s["accuracy"] <= 0.8}
-    (OUT / f"gate_{name}.json").write_text(json.dumps(res, indent=1))
+    (OUT / f"gate_{name}_n{n_prompts}.json").write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1))
 
 

@@ -65,3 +65,11 @@ def ranks(values: Iterable[float]) -> np.ndarray:
 def spearman(a: Iterable[float], b: Iterable[float]) -> float:
     """Spearman rank correlation (Pearson on tie-averaged ranks); NaN when either is constant."""
     return pearson(ranks(a), ranks(b))
+
+
+def auroc(pos: Iterable[float], neg: Iterable[float]) -> float:
+    """P(a positive's score > a negative's score), ties counting 1/2; NaN when either side is empty."""
+    p, q = np.asarray(list(pos), dtype=float), np.asarray(list(neg), dtype=float)
+    if not len(p) or not len(q):
+        return float("nan")
+    return float(((p[:, None] > q[None, :]) + 0.5 * (p[:, None] == q[None, :])).mean())
