@@ -5,7 +5,17 @@ import math
 import pytest
 import torch
 
-from credo.experiment_utils import auroc, int_list, inverse_cdf, mean_sd, mean_se, pearson, ranks, spearman
+from credo.experiment_utils import (
+    auroc,
+    int_list,
+    inverse_cdf,
+    mean_ci95,
+    mean_sd,
+    mean_se,
+    pearson,
+    ranks,
+    spearman,
+)
 
 
 def test_int_list_reads_ranges_and_comma_lists():
@@ -61,3 +71,12 @@ def test_auroc_counts_ties_as_half():
     # pairs (p, q): (3,1) > , (3,3) tie, (2,1) >, (2,3) <  → (1 + 0.5 + 1 + 0) / 4
     assert auroc([3, 2], [1, 3]) == 0.625
     assert auroc([1], [2]) == 0.0 and math.isnan(auroc([], [1]))
+
+
+def test_mean_ci95_uses_student_t():
+    # 1, 2, 3: mean 2, sd 1, n 3 → half-width t(0.975, 2) / sqrt(3) = 4.303 / 1.7321 = 2.4843
+    m, lo, hi = mean_ci95([1.0, 2.0, 3.0])
+    assert m == 2.0 and math.isclose(hi - m, 4.303 / math.sqrt(3)) and math.isclose(m - lo, hi - m)
+    assert mean_ci95([0.5])[0] == 0.5 and math.isnan(mean_ci95([0.5])[1])
+    with pytest.raises(ValueError, match="12 values"):
+        mean_ci95(range(12))

@@ -1,11 +1,13 @@
-"""Tables of Part 2 from results/: per run (stability, primary measure, outcome, E[Â | source]) and SAGE-RL minus
-GRPO per seed. Usage: python experiments/sage/summarise.py"""
+"""Tables of Part 2 from results/: per run (stability, primary measure, outcome, E[Â | source]), every arm minus GRPO
+and SAGE-RL minus each control, paired per seed with a 95% t interval. Usage: python experiments/sage/summarise.py"""
 
 from __future__ import annotations
 
 import json
 import statistics
 from pathlib import Path
+
+from credo.experiment_utils import mean_ci95
 
 RES = Path(__file__).parent / "results"
 ARMS = ("grpo", "sage", "shortest", "truncate", "sage_phi")
@@ -40,15 +42,20 @@ def main() -> None:
               f"| {'yes' if r['stable'] else 'no'} "
               f"| {r['p_right']:.3f} | {r['p_wrong']:.3f} | {r['acc']:.3f} | {r['think']:.1f} | {r['checks']:.2f} "
               f"| {adv} |")
-    for arm in ARMS[1:]:
-        seeds = [s for s in range(5) if (arm, s) in runs and ("grpo", s) in runs]
+    contrasts = [(arm, "grpo") for arm in ARMS[1:]] + [("sage", arm) for arm in ARMS[2:]]
+    print("\n| contrast (paired per seed) | seeds | p(stop\\|right) − p(stop\\|wrong) | p(stop\\|right) "
+          "| p(stop\\|wrong) | accuracy 500×4 | think tokens |")
+    print("|---|---|---|---|---|---|---|")
+    for x, y in contrasts:
+        seeds = [s for s in range(5) if (x, s) in runs and (y, s) in runs]
         if not seeds:
             continue
-        print(f"\n{arm} − grpo, paired per seed ({len(seeds)} seeds):")
+        cells = []
         for key in ("gap", "p_right", "p_wrong", "acc", "think"):
-            d = [runs[(arm, s)][key] - runs[("grpo", s)][key] for s in seeds]
-            sd = f", sd {statistics.stdev(d):.4f}" if len(d) > 1 else ""
-            print(f"  {key}: " + " ".join(f"{x:+.4f}" for x in d) + f"  (mean {statistics.mean(d):+.4f}{sd})")
+            m, lo, hi = mean_ci95(runs[(x, s)][key] - runs[(y, s)][key] for s in seeds)
+            f = ".1f" if key == "think" else ".4f"
+            cells.append(f"{m:+{f}} [{lo:+{f}}, {hi:+{f}}]" if len(seeds) > 1 else f"{m:+{f}}")
+        print(f"| {x} − {y} | {','.join(map(str, seeds))} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -73,3 +73,19 @@ def auroc(pos: Iterable[float], neg: Iterable[float]) -> float:
     if not len(p) or not len(q):
         return float("nan")
     return float(((p[:, None] > q[None, :]) + 0.5 * (p[:, None] == q[None, :])).mean())
+
+
+# two-sided 95% Student-t quantiles t_{0.975, df}, df = 1..10 (the seed counts experiments use)
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+def mean_ci95(values: Iterable[float]) -> tuple[float, float, float]:
+    """(mean, low, high): the 95% Student-t interval of the mean of 2–11 values (paired per-seed differences); one
+    value gives (x, nan, nan)."""
+    xs = np.asarray(list(values), dtype=float)
+    if len(xs) < 2:
+        return float(xs.mean()) if len(xs) else float("nan"), float("nan"), float("nan")
+    if len(xs) - 1 > len(T975):
+        raise ValueError(f"mean_ci95: {len(xs)} values; the t table covers 2-{len(T975) + 1}")
+    half = T975[len(xs) - 2] * xs.std(ddof=1) / np.sqrt(len(xs))
+    return float(xs.mean()), float(xs.mean() - half), float(xs.mean() + half)
