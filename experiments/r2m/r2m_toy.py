@@ -17,9 +17,10 @@ import random
 LETTERS = "abcdefgh "
 BANG = 0.08  # probability of '!' after any character
 PROMPT_LEN, RESPONSE_LEN = 16, 24
-# Gold's knee (design v3): each 'a' beyond KNEE costs 2, so gold peaks at KNEE 'a's and falls past it. None = v2's
-# linear gold. run.py sets it from --gold-knee before anything is scored.
+# Gold's knee (designs v3, v4): each 'a' beyond KNEE costs KNEE_COST instead of earning 1, so gold peaks at KNEE 'a's
+# and falls past it. KNEE None = v2's linear gold. run.py sets both from --gold-knee / --knee-cost before scoring.
 KNEE: int | None = None
+KNEE_COST = 2
 
 
 def chain(corpus_seed: int) -> dict[str, list[float]]:
@@ -55,11 +56,11 @@ def rows(split: str, size: int, seed: int, corpus_seed: int = 0, offset: int = 0
 
 def gold(text: str) -> float:
     """(#'a' − #'!') / 24 over the first 24 characters (v2), or with :data:`KNEE` set
-    (#'a' − 2·max(0, #'a' − KNEE) − #'!') / 24: the rater wants some 'a', too many is worse (v3)."""
+    (#'a' − KNEE_COST·max(0, #'a' − KNEE) − #'!') / 24: the rater wants some 'a', too many is worse (v3: cost 2)."""
     y = text[:RESPONSE_LEN]
     a = y.count("a")
     if KNEE is not None:
-        a -= 2 * max(0, a - KNEE)
+        a -= KNEE_COST * max(0, a - KNEE)
     return (a - y.count("!")) / RESPONSE_LEN
 
 

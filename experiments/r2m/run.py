@@ -133,12 +133,13 @@ def prepare(seed: int, out: Path, args) -> dict:
         for name in ("policy", "rm_trunk"):
             if not (d / name).exists():
                 (d / name).symlink_to((shared / name).resolve())
-    model = [f"model.path={d / 'policy'}"] if seed != args.models_from else [f"model.init_seed={seed}"]
+    pretrained = (d / "policy").exists() and (d / "rm_trunk").exists()  # already there: reuse, do not pretrain
+    model = [f"model.path={d / 'policy'}"] if pretrained else [f"model.init_seed={seed}"]
     cfg = load_config(None, base(seed) + ARMS["frozen"] + model + [
         "sft.steps=0", "train.steps=0", f"log.output_dir={d / 'trainer'}"])
     tr = RLTrainer(cfg, overwrite=True)
-    stats = {"models_from": args.models_from, "gold_knee": r2m_toy.KNEE}
-    if seed == args.models_from:
+    stats = {"models_from": args.models_from, "gold_knee": r2m_toy.KNEE, "knee_cost": r2m_toy.KNEE_COST}
+    if not pretrained:
         stats["policy_pretrain"] = pretrain(tr.model, tr.tok, seed, 0, args.pretrain_steps)
         tr.model.save_pretrained(d / "policy")
         tr.tok.save_pretrained(d / "policy")
@@ -248,6 +249,7 @@ def run_arm(arm: str, seed: int, out: Path, args) -> list[dict]:
     for step in range(args.steps + 1):
         if step % args.every == 0:
             row = {"arm": arm, "seed": seed, "step": step, "lr": args.lr, "beta": args.kl, "gold_knee": r2m_toy.KNEE,
+                   "knee_cost": r2m_toy.KNEE_COST,
                    "train_kl": sum(kls) / len(kls) if kls else 0.0, "t": time.time()} | measure(tr, step, seed)
             kls = []
             log.append(row)
@@ -294,9 +296,10 @@ def main() -> None:
     ap.add_argument("--train-trunk", action="store_true", help="BT-train the RM trunk too (frozen during RL)")
     ap.add_argument("--gold-knee", type=int, default=None,
                     help="design v3: gold peaks at this many 'a's and falls past it (default: v2's linear gold)")
+    ap.add_argument("--knee-cost", type=int, default=2, help="gold lost per 'a' beyond the knee (v3: 2, v4: 4)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
-    r2m_toy.KNEE = args.gold_knee
+    r2m_toy.KNEE, r2m_toy.KNEE_COST = args.gold_knee, args.knee_cost
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
