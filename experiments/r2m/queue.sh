@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# R2M miniature runs, one process at a time, niced, one thread. Design v3 by default (results.md: gold with a knee at
+# R2M miniature runs, one process per call, niced, one thread. Design v3 by default (results.md: gold with a knee at
 # 6 'a's costing 2 each past it, outputs in results_v3/); v4: OUT=experiments/r2m/results_v4 COST=4; v2:
 # OUT=experiments/r2m/results KNEE= . Stages (repository root):
 #   bash experiments/r2m/queue.sh prep        # seed 0: pretrain policy + RM trunk, pool, pairs, proxy
 #   bash experiments/r2m/queue.sh cal LR      # calibration run: frozen arm, seed 0, 250 steps
-#   bash experiments/r2m/queue.sh gate LR     # gate on seeds 1-4 (stops after 2 failures), then the arms
+#   bash experiments/r2m/queue.sh gate LR     # frozen runs on SEEDS (default 1-4), stops once 2 frozen runs fail
+#   bash experiments/r2m/queue.sh arms LR     # only if >= 4/5 frozen runs pass: the arms on SEEDS (default 0-4)
+# Two calls with disjoint SEEDS may run side by side (one per core).
 set -u
 cd "$(dirname "$0")/../.."
 export PYTHONPATH=src OMP_NUM_THREADS=1
@@ -18,18 +20,18 @@ case $1 in
   prep) $PY prep --seeds 0 $PREP $COMMON ;;
   cal) $PY arm --seeds 0 --arms frozen --lr "$2" --kl 0.05 --tag "cal_lr$2" $COMMON ;;
   gate)
-    LR=$2
-    cp "$OUT/cal_lr${LR}_frozen_s0.jsonl" "$OUT/gate_frozen_s0.jsonl"
-    for s in 1 2 3 4; do
+    cp -n "$OUT/cal_lr$2_frozen_s0.jsonl" "$OUT/gate_frozen_s0.jsonl"
+    for s in ${SEEDS:-1 2 3 4}; do
       [ -f "$OUT/prep_s$s.json" ] || $PY prep --seeds "$s" $PREP $COMMON
-      [ -s "$OUT/gate_frozen_s$s.jsonl" ] || $PY arm --seeds "$s" --arms frozen --lr "$LR" --kl 0.05 --tag gate $COMMON
+      [ -s "$OUT/gate_frozen_s$s.jsonl" ] || $PY arm --seeds "$s" --arms frozen --lr "$2" --kl 0.05 --tag gate $COMMON
       .venv/bin/python experiments/r2m/summarize.py "$OUT" --check-gate
-      [ $? -eq 1 ] && { echo "gate failed (2 frozen runs fail): stop, arms not run"; exit 0; }
-    done
-    .venv/bin/python experiments/r2m/summarize.py "$OUT" --check-gate || { echo "gate failed: arms not run"; exit 0; }
+      [ $? -eq 1 ] && { echo "gate failed (2 frozen runs fail): stop"; exit 0; }
+    done ;;
+  arms)
+    .venv/bin/python experiments/r2m/summarize.py "$OUT" --check-gate || { echo "gate not passed: arms not run"; exit 0; }
     for arm in r2m r2m_self head gold_refresh r2m_noise; do
-      for s in 0 1 2 3 4; do
-        [ -s "$OUT/gate_${arm}_s$s.jsonl" ] || $PY arm --seeds "$s" --arms "$arm" --lr "$LR" --kl 0.05 --tag gate $COMMON
+      for s in ${SEEDS:-0 1 2 3 4}; do
+        [ -s "$OUT/gate_${arm}_s$s.jsonl" ] || $PY arm --seeds "$s" --arms "$arm" --lr "$2" --kl 0.05 --tag gate $COMMON
       done
     done ;;
 esac
