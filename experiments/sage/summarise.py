@@ -27,13 +27,13 @@ def load(arm: str, seed: int) -> dict | None:
             "stable": evals[-1][1] >= evals[0][1] - 0.05 and last >= first - 0.05,
             "p_right": out["p_stop_right"], "p_wrong": out["p_stop_wrong"],
             "gap": out["p_stop_right"] - out["p_stop_wrong"], "acc": s["accuracy"], "think": s["think_tokens"],
-            "checks": s["checks_after_right_first"], "adv": {k[2:-1]: v for k, v in out.items() if k.startswith("E[")}}
+            "checks": s["checks_after_right_first"], "adv": {k[4:-1]: v for k, v in out.items() if k.startswith("E[A|")}}
 
 
 def main() -> None:
     runs = {(a, s): r for a in ARMS for s in range(5) if (r := load(a, s)) is not None}
-    print("| arm | seed | greedy eval 0/50/100/150 | reward first/last 25 | stable | p(stop|right) | p(stop|wrong) "
-          "| accuracy 500×4 | think tokens | checks after right first | E[Â|source] |")
+    print("| arm | seed | greedy eval 0/50/100/150 | reward first/last 25 | stable | p(stop\\|right) | p(stop\\|wrong) "
+          "| accuracy 500×4 | think tokens | checks after right first | E[Â\\|source] |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (a, s), r in runs.items():
         ev = "/".join(f"{v:.2f}" for _, v in r["eval"])
