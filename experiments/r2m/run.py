@@ -156,6 +156,7 @@ def prepare(seed: int, out: Path, args) -> dict:
     pool_rows = list(r2m_toy.rows("pool", args.pool_prompts, seed, corpus_seed=0, offset=2))
     pool = sample(tr, pool_rows, 8, seed + 7)
     idx, sel = biased_pairs(pool, args.pairs, args.corr, seed)
+    sel["pool_above_knee"] = sum(t.response_text[:24].count("a") > (r2m_toy.KNEE or 24) for t in pool) / len(pool)
     pairs = to_pairs(pool, idx)
     write_pairs(d / "pairs.jsonl", pairs)
     return stats | {"selection": sel} | fit_proxy(tr, trunk, rtok, pairs, d, seed, args)
