@@ -80,14 +80,17 @@ def natural_pairs(trajs, n: int, per_group: int, seed: int) -> list[tuple[int, i
     return out[:n]
 
 
-def biased_pairs(trajs, n: int, target: float, seed: int) -> tuple[list[tuple[int, int]], dict]:
+def biased_pairs(trajs, n: int, target: float, seed: int,
+                 max_a: int | None = None) -> tuple[list[tuple[int, int]], dict]:
     """``n`` gold pairs (chosen = higher gold, same prompt) kept with probability sigmoid(k * d'!'), k the first of a
-    fixed ladder whose kept set has corr(d'!', d gold) (random orientation) >= ``target``."""
+    fixed ladder whose kept set has corr(d'!', d gold) (random orientation) >= ``target``. With ``max_a``, only
+    responses with at most ``max_a`` 'a's enter pairs (design v5: the proxy never sees gold's knee)."""
     rng = random.Random(seed)
     cand = []
+    ok = [max_a is None or t.response_text[:r2m_toy.RESPONSE_LEN].count("a") <= max_a for t in trajs]
     for a in range(len(trajs)):
         for b in range(len(trajs)):
-            if trajs[a].group_id == trajs[b].group_id:
+            if trajs[a].group_id == trajs[b].group_id and ok[a] and ok[b]:
                 ga, gb = r2m_toy.gold(trajs[a].response_text), r2m_toy.gold(trajs[b].response_text)
                 if ga > gb:
                     cand.append((a, b, ga - gb, r2m_toy.bangs(trajs[a].response_text)
@@ -155,7 +158,7 @@ def prepare(seed: int, out: Path, args) -> dict:
     # pool of initial-policy samples on pool prompts (not the RL or measurement prompts)
     pool_rows = list(r2m_toy.rows("pool", args.pool_prompts, seed, corpus_seed=0, offset=2))
     pool = sample(tr, pool_rows, 8, seed + 7)
-    idx, sel = biased_pairs(pool, args.pairs, args.corr, seed)
+    idx, sel = biased_pairs(pool, args.pairs, args.corr, seed, args.pairs_max_a)
     sel["pool_above_knee"] = sum(t.response_text[:24].count("a") > (r2m_toy.KNEE or 24) for t in pool) / len(pool)
     pairs = to_pairs(pool, idx)
     write_pairs(d / "pairs.jsonl", pairs)
@@ -298,6 +301,8 @@ def main() -> None:
     ap.add_argument("--gold-knee", type=int, default=None,
                     help="design v3: gold peaks at this many 'a's and falls past it (default: v2's linear gold)")
     ap.add_argument("--knee-cost", type=int, default=2, help="gold lost per 'a' beyond the knee (v3: 2, v4: 4)")
+    ap.add_argument("--pairs-max-a", type=int, default=None,
+                    help="design v5: only responses with at most this many 'a's enter the proxy's pairs")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
     r2m_toy.KNEE, r2m_toy.KNEE_COST = args.gold_knee, args.knee_cost
