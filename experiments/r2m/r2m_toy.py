@@ -69,5 +69,6 @@ def bangs(text: str) -> int:
 
 
 def verify(row: dict, answer_text: str) -> float:
-    """Gold mapped to [0, 1] (the trainer logs it as the score; the experiment measures :func:`gold` itself)."""
-    return (gold(answer_text) + 1) / 2
+    """Gold mapped to [0, 1] and clipped there (a knee cost above 2 takes gold below −1); the trainer only logs it as
+    the score, the experiment measures :func:`gold` itself."""
+    return min(1.0, max(0.0, (gold(answer_text) + 1) / 2))

@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("folder", type=Path)
     ap.add_argument("--tables", action="store_true")
     ap.add_argument("--tag", default="gate")
+    ap.add_argument("--steps", type=int, default=250, help="a frozen run counts for the gate once it reached this")
     ap.add_argument("--check-gate", action="store_true",
                     help="exit 0: >= 4 of 5 frozen runs pass; 1: >= 2 fail (gate failed); 2: undecided")
     a = ap.parse_args()
@@ -70,7 +71,7 @@ def main() -> None:
               f"{g['proxy0']:.2f} → {g['proxy_end']:.2f} | {g['acc0']:.3f} → {g['acc_end']:.3f} | {g['kl_end']:.2f} | "
               f"{g['bang_end']:.3f} | {'pass' if g['pass'] else 'fail'} |")
     if a.check_gate:
-        runs = [n for n in logs if n.startswith(f"{a.tag}_frozen_s")]
+        runs = [n for n in logs if n.startswith(f"{a.tag}_frozen_s") and logs[n][-1]["step"] >= a.steps]
         passed = sum(gate(logs[n], sd[logs[n][0]["seed"]])["pass"] for n in runs)
         print(f"\ngate: {passed}/{len(runs)} frozen runs pass (of 5 seeds)")
         raise SystemExit(0 if passed >= 4 else 1 if len(runs) - passed >= 2 else 2)
