@@ -6,8 +6,8 @@
 #   bash experiments/r2m/queue.sh prep        # seed 0: pretrain policy + RM trunk, pool, pairs, proxy
 #   bash experiments/r2m/queue.sh cal LR      # calibration run: frozen arm, seed 0, 250 steps
 #   bash experiments/r2m/queue.sh gate LR     # frozen runs on SEEDS (default 1-4), stops once 2 frozen runs fail
-#   bash experiments/r2m/queue.sh arms LR     # only if >= 4/5 frozen runs pass: the arms on SEEDS (default 0-4)
-# Two calls with disjoint SEEDS may run side by side (one per core).
+#   bash experiments/r2m/queue.sh arms LR     # only if >= 4/5 frozen runs pass: the arms, seeds 0-4, by priority
+# Gate calls with disjoint SEEDS, or several arms calls (workers sharing one job list), may run side by side.
 set -u
 cd "$(dirname "$0")/../.."
 export PYTHONPATH=src OMP_NUM_THREADS=1
@@ -29,11 +29,13 @@ case $1 in
       .venv/bin/python experiments/r2m/summarize.py "$OUT" --check-gate
       [ $? -eq 1 ] && { echo "gate failed (2 frozen runs fail): stop"; exit 0; }
     done ;;
-  arms)
+  arms)  # every call is a worker taking (arm, seed) jobs in priority order from $OUT/arms.todo
     .venv/bin/python experiments/r2m/summarize.py "$OUT" --check-gate || { echo "gate not passed: arms not run"; exit 0; }
-    for arm in r2m r2m_self head gold_refresh r2m_noise; do
-      for s in ${SEEDS:-0 1 2 3 4}; do
-        [ -s "$OUT/gate_${arm}_s$s.jsonl" ] || $PY arm --seeds "$s" --arms "$arm" --lr "$2" --kl 0.05 --tag gate $COMMON
-      done
+    LR=$2
+    (flock 9; [ -e "$OUT/arms.todo" ] || for arm in r2m r2m_self head gold_refresh r2m_noise; do
+      for s in 0 1 2 3 4; do echo "$arm $s"; done; done > "$OUT/arms.todo") 9> "$OUT/arms.lock"
+    while job=$( (flock 9; head -n 1 "$OUT/arms.todo"; sed -i 1d "$OUT/arms.todo") 9> "$OUT/arms.lock") && [ -n "$job" ]; do
+      read -r arm s <<< "$job"
+      [ -s "$OUT/gate_${arm}_s$s.jsonl" ] || $PY arm --seeds "$s" --arms "$arm" --lr "$LR" --kl 0.05 --tag gate $COMMON
     done ;;
 esac
