@@ -10,6 +10,8 @@ import json
 import statistics
 from pathlib import Path
 
+from credo.experiment_utils import mean_ci95
+
 
 def smooth(xs: list[float]) -> list[float]:
     return [sum(xs[max(0, i - 1): i + 2]) / len(xs[max(0, i - 1): i + 2]) for i in range(len(xs))]
@@ -80,24 +82,35 @@ def main() -> None:
     arms = sorted({n[len(pre):].rsplit("_s", 1)[0] for n in logs if n.startswith(pre)} - {"frozen"})
     if not arms:
         return
-    print("\n| arm − frozen (paired by seed) | seeds | RM acc, last 5 evals | peak gold | gold at matched KL |")
+    print("\n| arm | seeds | RM acc, last 5 evals | gold, last 5 | 'a' rate, last 5 | seq KL, last 5 |")
+    print("|---|---|---|---|---|---|")
+    for arm in ["frozen", *arms]:
+        runs = [rows for n, rows in logs.items() if n.startswith(f"{pre}{arm}_s") and rows[-1]["step"] >= a.steps]
+        cell = lambda k: f"{statistics.fmean(statistics.fmean(r[k] for r in rows[-5:]) for rows in runs):.3f}"  # noqa
+        if runs:
+            print(f"| {arm} | {len(runs)} | {cell('rm_acc')} | {cell('gold')} | {cell('a_rate')} | {cell('seq_kl')} |")
+    pairs = [(arm, "frozen") for arm in arms] + [("r2m", y) for y in ("r2m_self", "r2m_noise", "head") if y in arms]
+    print("\n| contrast (paired by seed, 95% t interval) | seeds | RM acc, last 5 evals | peak gold "
+          "| gold at matched KL |")
     print("|---|---|---|---|---|")
-    for arm in arms:
+    for x, y in pairs:
         d_acc, d_peak, d_kl = [], [], []
-        for n, rows in logs.items():
-            if not n.startswith(f"{pre}{arm}_s"):
+        for s in range(10):
+            rx, ry = logs.get(f"{pre}{x}_s{s}"), logs.get(f"{pre}{y}_s{s}")
+            if not rx or not ry or rx[-1]["step"] < a.steps or ry[-1]["step"] < a.steps:
                 continue
-            fz = logs.get(f"{pre}frozen_s{rows[0]['seed']}")
-            if fz is None or len(fz) != len(rows):
-                continue
-            d_acc.append(statistics.fmean(r["rm_acc"] for r in rows[-5:]) -
-                         statistics.fmean(r["rm_acc"] for r in fz[-5:]))
-            d_peak.append(max(smooth([r["gold"] for r in rows])) - max(smooth([r["gold"] for r in fz])))
-            kl = 0.5 * min(max(r["seq_kl"] for r in rows), max(r["seq_kl"] for r in fz))
-            d_kl.append(gold_at_kl(rows, kl) - gold_at_kl(fz, kl))
-        fmt = lambda xs: (f"{statistics.fmean(xs):+.3f}" + (f" ± {statistics.stdev(xs) / len(xs) ** 0.5:.3f}"  # noqa
-                                                            if len(xs) > 1 else "")) if xs else "n/a"
-        print(f"| {arm} | {len(d_acc)} | {fmt(d_acc)} | {fmt(d_peak)} | {fmt(d_kl)} |")
+            last5 = lambda rows: statistics.fmean(r["rm_acc"] for r in rows[-5:])  # noqa: E731
+            d_acc.append(last5(rx) - last5(ry))
+            d_peak.append(max(smooth([r["gold"] for r in rx])) - max(smooth([r["gold"] for r in ry])))
+            kl = 0.5 * min(max(r["seq_kl"] for r in rx), max(r["seq_kl"] for r in ry))
+            d_kl.append(gold_at_kl(rx, kl) - gold_at_kl(ry, kl))
+        if d_acc:
+            print(f"| {x} − {y} | {len(d_acc)} | {ci(d_acc)} | {ci(d_peak)} | {ci(d_kl)} |")
+
+
+def ci(xs: list[float]) -> str:
+    m, lo, hi = mean_ci95(xs)
+    return f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(xs) > 1 else f"{m:+.3f}"
 
 
 if __name__ == "__main__":
