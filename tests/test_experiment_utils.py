@@ -71,6 +71,10 @@ def test_auroc_counts_ties_as_half():
     # pairs (p, q): (3,1) > , (3,3) tie, (2,1) >, (2,3) <  → (1 + 0.5 + 1 + 0) / 4
     assert auroc([3, 2], [1, 3]) == 0.625
     assert auroc([1], [2]) == 0.0 and math.isnan(auroc([], [1]))
+    # against counting every pair on a larger tied sample
+    pos, neg = [0.1 * (i % 7) for i in range(40)], [0.1 * (i % 5) for i in range(30)]
+    pairs = [(p > q) + 0.5 * (p == q) for p in pos for q in neg]
+    assert math.isclose(auroc(pos, neg), sum(pairs) / len(pairs))
 
 
 def test_mean_ci95_uses_student_t():

@@ -53,13 +53,10 @@ def pearson(a: Iterable[float], b: Iterable[float]) -> float:
 def ranks(values: Iterable[float]) -> np.ndarray:
     """0-based ranks, ties sharing the mean of the ranks they span: ``[3, 1, 3]`` → ``[1.5, 0, 1.5]``."""
     x = np.asarray(list(values), dtype=float)
-    order = np.argsort(x, kind="stable")
     r = np.empty(len(x))
-    r[order] = np.arange(len(x), dtype=float)
-    for v in np.unique(x):
-        tied = x == v
-        r[tied] = r[tied].mean()
-    return r
+    r[np.argsort(x, kind="stable")] = np.arange(len(x), dtype=float)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.bincount(inverse, weights=r) / counts)[inverse]
 
 
 def spearman(a: Iterable[float], b: Iterable[float]) -> float:
@@ -68,11 +65,13 @@ def spearman(a: Iterable[float], b: Iterable[float]) -> float:
 
 
 def auroc(pos: Iterable[float], neg: Iterable[float]) -> float:
-    """P(a positive's score > a negative's score), ties counting 1/2; NaN when either side is empty."""
-    p, q = np.asarray(list(pos), dtype=float), np.asarray(list(neg), dtype=float)
-    if not len(p) or not len(q):
+    """P(a positive's score > a negative's score), ties counting 1/2 (Mann-Whitney U / (n_pos · n_neg), from
+    tie-averaged ranks); NaN when either side is empty."""
+    p, q = list(pos), list(neg)
+    if not p or not q:
         return float("nan")
-    return float(((p[:, None] > q[None, :]) + 0.5 * (p[:, None] == q[None, :])).mean())
+    u = (ranks(p + q)[: len(p)] + 1).sum() - len(p) * (len(p) + 1) / 2
+    return float(u / (len(p) * len(q)))
 
 
 # two-sided 95% Student-t quantiles t_{0.975, df}, df = 1..10 (the seed counts experiments use)
