@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from transformers import get_cosine_schedule_with_warmup
 
 from credo.config import ModelConfig
 from credo.models import load_policy
@@ -94,15 +95,20 @@ def batches(n: int, seed: int):
         del order[:BATCH]
 
 
-def sft_plateau(seed: int, train, held, pad_id, max_steps: int = MAX_SFT, m0_rule: str = "nearest"):
+def sft_plateau(seed: int, train, held, pad_id, max_steps: int = MAX_SFT, m0_rule: str = "nearest",
+                cosine: int = 0):
     """SFT at constant LR until held-out EM has not risen by 0.01 for PATIENCE evaluations (250-step evaluations)
-    -> (M1 state, M0 state, curve [(step, EM)], chosen M0 step, M0 candidates [(step, EM)]).
+    -> (M1 state, M0 state, curve [(step, EM)], chosen M0 step, M0 candidates [(step, EM)]). With ``cosine`` = S,
+    instead exactly S steps of cosine decay to 0 after the warm-up, no early stop: M1 is the model at step S.
     M0 rule "nearest": the 250-step snapshot nearest ½ × plateau EM (A.6); "first": the first snapshot with EM ≥
     ½ × plateau EM on a finer grid (every 50 steps up to step 1,000, then every 250; revised design)."""
     model, _, _ = load_policy(model_cfg(seed))
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, 100))
+    if cosine:
+        sched, max_steps = get_cosine_schedule_with_warmup(opt, 100, cosine), cosine
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, 100))
     stream, curve, candidates, snaps = batches(len(train), seed), [], [], {}
     for step in range(1, max_steps + 1):
         b = padded_batch([train[i] for i in next(stream)], pad_id)
@@ -122,7 +128,8 @@ def sft_plateau(seed: int, train, held, pad_id, max_steps: int = MAX_SFT, m0_rul
         if step % EVAL_EVERY == 0:
             curve.append((step, em))
             ems = [e for _, e in curve]
-            if step >= MIN_SFT and len(ems) > PATIENCE and max(ems[-PATIENCE:]) < max(ems[:-PATIENCE]) + 0.01:
+            if (not cosine and step >= MIN_SFT and len(ems) > PATIENCE
+                    and max(ems[-PATIENCE:]) < max(ems[:-PATIENCE]) + 0.01):
                 break
     plateau = curve[-1][1]
     if m0_rule == "first":
@@ -230,6 +237,8 @@ def main() -> None:
     ap.add_argument("--extra-lr", type=float, default=LR, help="constant lr of the extra steps (A.6: 1e-3)")
     ap.add_argument("--m0-rule", choices=["nearest", "first"], default="nearest",
                     help="nearest: snapshot nearest ½ plateau EM (A.6); first: first snapshot reaching it")
+    ap.add_argument("--sft-cosine", type=int, default=0,
+                    help="SFT of exactly this many steps, cosine decay to 0, M1 = the last model")
     ap.add_argument("--gate-only", action="store_true")
     ap.add_argument("--out", default="", help="results folder (default experiments/wmss/results)")
     ap.add_argument("--force", action="store_true", help="run the arms even if the gate fails")
@@ -243,6 +252,8 @@ def main() -> None:
     pad = tok.pad_token_id
     train, held = make_data(tok, args.seed, args.train_size)
     design = {"train_size": args.train_size, "extra_lr": args.extra_lr, "m0_rule": args.m0_rule, "steps": args.steps}
+    if args.sft_cosine:
+        design["sft_cosine"] = args.sft_cosine
     res = json.loads(out_json.read_text()) if out_json.exists() else {"seed": args.seed, "arms": {}, "design": design}
     if res.get("design", design) != design:
         raise SystemExit(f"{out_json}: written with design {res.get('design')}, not {design}; use another --out")
@@ -250,7 +261,8 @@ def main() -> None:
         m1, m0 = (w := torch.load(weights, weights_only=True))["m1"], w["m0"]
     else:
         t0 = time.perf_counter()
-        m1, m0, curve, m0_step, cands = sft_plateau(args.seed, train, held, pad, args.sft_max, args.m0_rule)
+        m1, m0, curve, m0_step, cands = sft_plateau(args.seed, train, held, pad, args.sft_max, args.m0_rule,
+                                                    args.sft_cosine)
         torch.save({"m1": m1, "m0": m0}, weights)
         res["sft"] = {"curve": curve, "m1_step": curve[-1][0], "m0_step": m0_step, "m0_candidates": cands,
                       "seconds": time.perf_counter() - t0}
