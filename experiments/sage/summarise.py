@@ -27,7 +27,8 @@ def load(arm: str, seed: int) -> dict | None:
             "stable": evals[-1][1] >= evals[0][1] - 0.05 and last >= first - 0.05,
             "p_right": out["p_stop_right"], "p_wrong": out["p_stop_wrong"],
             "gap": out["p_stop_right"] - out["p_stop_wrong"], "acc": s["accuracy"], "think": s["think_tokens"],
-            "checks": s["checks_after_right_first"], "adv": {k[4:-1]: v for k, v in out.items() if k.startswith("E[A|")}}
+            "checks": s["checks_after_right_first"],
+            "adv": {k[4:-1]: v for k, v in out.items() if k.startswith("E[A|")}}
 
 
 def main() -> None:
