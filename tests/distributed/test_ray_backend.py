@@ -32,18 +32,28 @@ def clean(run):
             for r in read_metrics(run / "metrics.jsonl")]
 
 
-def test_ray_grpo_matches_the_single_process_trainer(cluster, tmp_path):
-    from credo.distributed.ray_backend import RayTrainer
+def single_and_ray(recipe, overrides, tmp_path, ray_type, agents=()):
+    """Run ``recipe`` in one process and on Ray (asserting the Ray trainer's type and that it exports each agent, or
+    the single policy), then return (ray trainer, single-process metrics, Ray metrics) without timings."""
     from credo.train.multi import build_trainer
 
-    RLTrainer(load_config("recipes/grpo.yaml", TINY + [f"log.output_dir={tmp_path / 'single'}"])).run()
-    trainer = build_trainer(load_config("recipes/grpo.yaml", TINY + [f"log.output_dir={tmp_path / 'ray'}",
-                                                                     "train.backend=ray"]))
-    assert isinstance(trainer, RayTrainer)
+    single = build_trainer(load_config(recipe, overrides + [f"log.output_dir={tmp_path / 'single'}"]))
+    single.run()
+    trainer = build_trainer(load_config(recipe, overrides + [f"log.output_dir={tmp_path / 'ray'}",
+                                                              "train.backend=ray"]))
+    assert isinstance(trainer, ray_type)
     trainer.run()
-    assert trainer.export().joinpath("config.json").is_file()
+    root = trainer.export()
+    assert all((root / a / "config.json").is_file() for a in agents or [""])
     trainer.close()
-    single, remote = clean(tmp_path / "single"), clean(tmp_path / "ray")
+    return trainer, single, clean(tmp_path / "single"), clean(tmp_path / "ray")
+
+
+def test_ray_grpo_matches_the_single_process_trainer(cluster, tmp_path):
+    from credo.distributed.ray_backend import RayTrainer
+
+    _, first, single, remote = single_and_ray("recipes/grpo.yaml", TINY, tmp_path, RayTrainer)
+    assert type(first) is RLTrainer
     assert len(single) == len(remote) == 6  # eval 0, steps 1-3, eval 2, eval 3
     assert single == remote
     assert any(r.get("actor/grad_norm", 0) > 0 for r in remote)
@@ -66,18 +76,10 @@ CCPO = ["train.steps=3", "train.prompts_per_step=3", "sampling.n=3", "sampling.m
 def test_ray_ccpo_two_agents_match_the_single_process_trainer(cluster, tmp_path):
     """Each agent's policy in its own actor (its own placement group); the same metrics as one process."""
     from credo.distributed.ray_backend import RayMultiAgentTrainer
-    from credo.train.multi import build_trainer
 
-    build_trainer(load_config("src/credo/recipes/ccpo_think_reason.yaml",
-                              CCPO + [f"log.output_dir={tmp_path / 'single'}"])).run()
-    trainer = build_trainer(load_config("src/credo/recipes/ccpo_think_reason.yaml",
-                                        CCPO + [f"log.output_dir={tmp_path / 'ray'}", "train.backend=ray"]))
-    assert isinstance(trainer, RayMultiAgentTrainer) and len(trainer.actors) == 2
-    trainer.run()
-    root = trainer.export()
-    assert (root / "thinker" / "config.json").is_file() and (root / "solver" / "config.json").is_file()
-    trainer.close()
-    single, remote = clean(tmp_path / "single"), clean(tmp_path / "ray")
+    trainer, _, single, remote = single_and_ray("src/credo/recipes/ccpo_think_reason.yaml", CCPO, tmp_path,
+                                                RayMultiAgentTrainer, agents=("thinker", "solver"))
+    assert len(trainer.actors) == 2
     assert len(single) == len(remote) >= 5
     assert single == remote
     assert any(k.startswith("thinker/actor/") for r in remote for k in r)
@@ -110,20 +112,12 @@ def test_ray_hacpo_two_tokenizers_match_the_single_process_trainer(cluster, tmp_
     metric equals the single-process HACPO trainer's."""
     from credo.distributed.ray_backend import RayHACPOTrainer
     from credo.train.hacpo import HACPOTrainer
-    from credo.train.multi import build_trainer
 
-    recipe = "src/credo/recipes/hacpo_hetero_tokenizer.yaml"
-    single = build_trainer(load_config(recipe, HACPO + [f"log.output_dir={tmp_path / 'single'}"]))
-    assert type(single) is HACPOTrainer
-    single.run()
-    trainer = build_trainer(load_config(recipe, HACPO + [f"log.output_dir={tmp_path / 'ray'}", "train.backend=ray"]))
-    assert isinstance(trainer, RayHACPOTrainer) and len(trainer.actors) == len(trainer.placements) == 2
+    trainer, first, single, remote = single_and_ray("src/credo/recipes/hacpo_hetero_tokenizer.yaml", HACPO,
+                                                    tmp_path, RayHACPOTrainer, agents=("char", "pair"))
+    assert type(first) is HACPOTrainer
+    assert len(trainer.actors) == len(trainer.placements) == 2
     assert [b.bundle_specs for b in trainer.placements] == [[{"CPU": 1.0}], [{"CPU": 2.0}]]
-    trainer.run()
-    root = trainer.export()
-    assert (root / "char" / "config.json").is_file() and (root / "pair" / "config.json").is_file()
-    trainer.close()
-    single, remote = clean(tmp_path / "single"), clean(tmp_path / "ray")
     assert len(single) == len(remote) >= 5
     assert single == remote
     steps = [r for r in remote if "char/hacpo/pool_size" in r]
