@@ -175,7 +175,8 @@ def fit_proxy(tr: RLTrainer, trunk, rtok, pairs: list[Pair], d: Path, seed: int,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         rm = RewardModel(trunk, rtok)
-    stats = train_bradley_terry(rm, pairs[held:], args.bt_steps, args.bt_lr, 64, seed, train_trunk=args.train_trunk)
+    stats = count_trunk(rm, seed, args.count_trunk) if args.count_trunk else {}
+    stats |= train_bradley_terry(rm, pairs[held:], args.bt_steps, args.bt_lr, 64, seed, train_trunk=args.train_trunk)
     meas = sample(tr, tr.eval_rows, 8, seed * 1000)
     nat = to_pairs(meas, natural_pairs(meas, 256, 4, seed))
     bang_pairs = [Pair(p.prompt, p.chosen, p.chosen[:-1] + "!", "bang") for p in nat]  # last char -> '!'
@@ -186,8 +187,54 @@ def fit_proxy(tr: RLTrainer, trunk, rtok, pairs: list[Pair], d: Path, seed: int,
               "prefers_a": 1 - pair_accuracy(rm, a_pairs),
               "gold_sd0": float(torch.tensor([r2m_toy.gold(t.response_text) for t in meas]).std()),
               "bang_rate0": sum(r2m_toy.bangs(t.response_text) for t in meas) / (24 * len(meas))}
-    save_reward_model(d / "proxy_rm", rm, with_trunk=args.train_trunk)
+    save_reward_model(d / "proxy_rm", rm, with_trunk=args.train_trunk or bool(args.count_trunk))
     return stats
+
+
+COUNTED = r2m_toy.LETTERS + "!"
+
+
+def count_texts(n: int, rng: random.Random) -> tuple[list[str], torch.Tensor]:
+    """``n`` prompt + response texts for the count trunk -> (texts, counts [n, 10] / 24 of each character of
+    :data:`COUNTED` in the response). A quarter are corpus continuations as they are; in the rest one character,
+    drawn uniformly from all ten, overwrites each response position with probability r ~ U(0, 0.7), so that every
+    character's count spans 0 to ~20 (the reader is generic: no character is favoured)."""
+    rows = list(r2m_toy.rows("counts", n, rng.randrange(1 << 30), corpus_seed=0, offset=3))
+    texts = []
+    for r in rows:
+        resp = list(r["answer"])
+        if rng.random() >= 0.25:
+            c, rate = rng.choice(COUNTED), rng.uniform(0.0, 0.7)
+            resp = [c if rng.random() < rate else x for x in resp]
+        texts.append(r["question"] + "".join(resp))
+    counts = torch.tensor([[t[r2m_toy.PROMPT_LEN:].count(c) for c in COUNTED] for t in texts]) / r2m_toy.RESPONSE_LEN
+    return texts, counts
+
+
+def count_trunk(rm, seed: int, steps: int, batch: int = 64, lr: float = 1e-3) -> dict:
+    """Design v6: train the RM trunk (all weights) with a linear probe to regress the response's character counts
+    from the last token's state (MSE), then freeze it; the probe is discarded. The BT head trained afterwards on the
+    frozen trunk is then (near) linear in the counts: a proxy that keeps paying for what it learned to pay for.
+    -> R² of a fresh least-squares probe on 1,024 held-out texts, overall and per character."""
+    rng = random.Random(f"count-trunk-{seed}")
+    probe = torch.nn.Linear(rm.trunk.config.hidden_size, len(COUNTED)).to(rm.device)
+    rm.trunk.train().requires_grad_(True)
+    opt = torch.optim.AdamW(list(rm.trunk.parameters()) + list(probe.parameters()), lr=lr)
+    for _ in range(steps):
+        texts, y = count_texts(batch, rng)
+        h, _ = rm.trunk_states(texts, grad=True)
+        loss = torch.nn.functional.mse_loss(probe(h), y.to(h.device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    rm.trunk.eval().requires_grad_(False)
+    fit_t, fit_y = count_texts(2048, rng)
+    test_t, test_y = count_texts(1024, rng)
+    x_fit, x_test = (torch.cat([rm.trunk_states(t)[0].cpu(), torch.ones(len(t), 1)], 1) for t in (fit_t, test_t))
+    w = torch.linalg.lstsq(x_fit, fit_y).solution
+    res = ((x_test @ w - test_y) ** 2).sum(0) / ((test_y - test_y.mean(0)) ** 2).sum(0)
+    return {"count_trunk_steps": steps, "count_trunk_loss": float(loss.detach()), "count_r2": float(1 - res.mean()),
+            "count_r2_per_char": {c: round(float(1 - v), 4) for c, v in zip(COUNTED, res)}}
 
 
 def refit(seed: int, out: Path, args) -> dict:
@@ -298,6 +345,9 @@ def main() -> None:
     ap.add_argument("--bt-steps", type=int, default=600)
     ap.add_argument("--bt-lr", type=float, default=1e-2)
     ap.add_argument("--train-trunk", action="store_true", help="BT-train the RM trunk too (frozen during RL)")
+    ap.add_argument("--count-trunk", type=int, default=0,
+                    help="design v6: train the trunk this many steps to expose response character counts, then "
+                         "freeze it and BT-train the head alone")
     ap.add_argument("--gold-knee", type=int, default=None,
                     help="design v3: gold peaks at this many 'a's and falls past it (default: v2's linear gold)")
     ap.add_argument("--knee-cost", type=int, default=2, help="gold lost per 'a' beyond the knee (v3: 2, v4: 4)")
