@@ -2,7 +2,8 @@
 # R2M miniature runs, one process per call, niced, one thread. Design v3 by default (results.md: gold with a knee at
 # 6 'a's costing 2 each past it, outputs in results_v3/); v4: OUT=experiments/r2m/results_v4 COST=4;
 # v5: OUT=experiments/r2m/results_v5 KNEE=3 MAXA=3 POOL=512;
-# v6: OUT=experiments/r2m/results_v6 KNEE=3 MAXA=3 POOL=512 COUNT=1500; v2:
+# v6: OUT=experiments/r2m/results_v6 KNEE=3 MAXA=3 POOL=512 COUNT=1500; v7: v6 + CORR=0.4;
+# v8: OUT=experiments/r2m/results_v8 KNEE=3 MAXA=3 POOL=512 COUNT=1500 BANGCOST=0; v2:
 # OUT=experiments/r2m/results KNEE= . Stages (repository root):
 #   bash experiments/r2m/queue.sh prep        # seed 0: pretrain policy + RM trunk, pool, pairs, proxy
 #   bash experiments/r2m/queue.sh cal LR      # calibration run: frozen arm, seed 0, 250 steps
@@ -17,7 +18,7 @@ KNEE=${KNEE-6}
 POOL=${POOL:-384}
 COST=${COST:-2}
 PY="nice -n 19 .venv/bin/python experiments/r2m/run.py"
-COMMON="--out $OUT${KNEE:+ --gold-knee $KNEE --knee-cost $COST}"
+COMMON="--out $OUT${KNEE:+ --gold-knee $KNEE --knee-cost $COST}${BANGCOST:+ --bang-cost $BANGCOST}"
 # v6: COUNT=N trains the trunk N steps to expose character counts, then BT-trains the head alone on it
 FIT=${COUNT:+--count-trunk $COUNT --bt-lr 1e-2 --bt-steps 600 --corr ${CORR:-0.5}}
 PREP="--pool-prompts $POOL ${FIT:---train-trunk --bt-lr 1e-3 --bt-steps 400}${MAXA:+ --pairs-max-a $MAXA}"

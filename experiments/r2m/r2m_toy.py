@@ -21,6 +21,7 @@ PROMPT_LEN, RESPONSE_LEN = 16, 24
 # and falls past it. KNEE None = v2's linear gold. run.py sets both from --gold-knee / --knee-cost before scoring.
 KNEE: int | None = None
 KNEE_COST = 2
+BANG_COST = 1  # gold lost per '!' (design v8: 0, '!' is a pure spurious correlate); run.py sets it from --bang-cost
 
 
 def chain(corpus_seed: int) -> dict[str, list[float]]:
@@ -56,12 +57,13 @@ def rows(split: str, size: int, seed: int, corpus_seed: int = 0, offset: int = 0
 
 def gold(text: str) -> float:
     """(#'a' − #'!') / 24 over the first 24 characters (v2), or with :data:`KNEE` set
-    (#'a' − KNEE_COST·max(0, #'a' − KNEE) − #'!') / 24: the rater wants some 'a', too many is worse (v3: cost 2)."""
+    (#'a' − KNEE_COST·max(0, #'a' − KNEE) − BANG_COST·#'!') / 24: the rater wants some 'a', too many is worse (v3:
+    cost 2); v8 sets BANG_COST 0, so '!' does not count at all."""
     y = text[:RESPONSE_LEN]
     a = y.count("a")
     if KNEE is not None:
         a -= KNEE_COST * max(0, a - KNEE)
-    return (a - y.count("!")) / RESPONSE_LEN
+    return (a - BANG_COST * y.count("!")) / RESPONSE_LEN
 
 
 def bangs(text: str) -> int:

@@ -141,7 +141,8 @@ def prepare(seed: int, out: Path, args) -> dict:
     cfg = load_config(None, base(seed) + ARMS["frozen"] + model + [
         "sft.steps=0", "train.steps=0", f"log.output_dir={d / 'trainer'}"])
     tr = RLTrainer(cfg, overwrite=True)
-    stats = {"models_from": args.models_from, "gold_knee": r2m_toy.KNEE, "knee_cost": r2m_toy.KNEE_COST}
+    stats = {"models_from": args.models_from, "gold_knee": r2m_toy.KNEE, "knee_cost": r2m_toy.KNEE_COST,
+             "bang_cost": r2m_toy.BANG_COST}
     if not pretrained:
         stats["policy_pretrain"] = pretrain(tr.model, tr.tok, seed, 0, args.pretrain_steps)
         tr.model.save_pretrained(d / "policy")
@@ -300,7 +301,7 @@ def run_arm(arm: str, seed: int, out: Path, args) -> list[dict]:
     for step in range(args.steps + 1):
         if step % args.every == 0:
             row = {"arm": arm, "seed": seed, "step": step, "lr": args.lr, "beta": args.kl, "gold_knee": r2m_toy.KNEE,
-                   "knee_cost": r2m_toy.KNEE_COST,
+                   "knee_cost": r2m_toy.KNEE_COST, "bang_cost": r2m_toy.BANG_COST,
                    "train_kl": sum(kls) / len(kls) if kls else 0.0, "t": time.time()} | measure(tr, step, seed)
             kls = []
             log.append(row)
@@ -351,11 +352,12 @@ def main() -> None:
     ap.add_argument("--gold-knee", type=int, default=None,
                     help="design v3: gold peaks at this many 'a's and falls past it (default: v2's linear gold)")
     ap.add_argument("--knee-cost", type=int, default=2, help="gold lost per 'a' beyond the knee (v3: 2, v4: 4)")
+    ap.add_argument("--bang-cost", type=int, default=1, help="gold lost per '!' (v8: 0)")
     ap.add_argument("--pairs-max-a", type=int, default=None,
                     help="design v5: only responses with at most this many 'a's enter the proxy's pairs")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
-    r2m_toy.KNEE, r2m_toy.KNEE_COST = args.gold_knee, args.knee_cost
+    r2m_toy.KNEE, r2m_toy.KNEE_COST, r2m_toy.BANG_COST = args.gold_knee, args.knee_cost, args.bang_cost
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
