@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -35,9 +36,9 @@ def gate(rows: list[dict], sd0: float) -> dict:
     return out
 
 
-def gold_at_kl(rows: list[dict], kl: float) -> float:
-    """Gold at sequence KL ``kl`` by linear interpolation along the run (first crossing)."""
-    pts = [(r["seq_kl"], r["gold"]) for r in rows]
+def at_kl(rows: list[dict], kl: float, key: str = "gold") -> float:
+    """``key`` (gold, rm_acc, ...) at sequence KL ``kl`` by linear interpolation along the run (first crossing)."""
+    pts = [(r["seq_kl"], r[key]) for r in rows]
     for (k0, g0), (k1, g1) in zip(pts, pts[1:]):
         if k0 <= kl <= k1 and k1 > k0:
             return g0 + (g1 - g0) * (kl - k0) / (k1 - k0)
@@ -85,32 +86,48 @@ def main() -> None:
     print("\n| arm | seeds | RM acc, last 5 evals | gold, last 5 | 'a' rate, last 5 | seq KL, last 5 |")
     print("|---|---|---|---|---|---|")
     for arm in ["frozen", *arms]:
-        runs = [rows for n, rows in logs.items() if n.startswith(f"{pre}{arm}_s") and rows[-1]["step"] >= a.steps]
-        cell = lambda k: f"{statistics.fmean(statistics.fmean(r[k] for r in rows[-5:]) for rows in runs):.3f}"  # noqa
+        runs = [rows for n, rows in logs.items()
+                if n[len(pre):].rsplit("_s", 1)[0] == arm and rows[-1]["step"] >= a.steps]
         if runs:
-            print(f"| {arm} | {len(runs)} | {cell('rm_acc')} | {cell('gold')} | {cell('a_rate')} | {cell('seq_kl')} |")
+            vals = [[x for x in (last5(rows, k) for rows in runs) if not math.isnan(x)]
+                    for k in ("rm_acc", "gold", "a_rate", "seq_kl")]
+            cells = [f"{statistics.fmean(v):.3f}" + (f" (n={len(v)})" if len(v) < len(runs) else "") for v in vals]
+            print(f"| {arm} | {len(runs)} | " + " | ".join(cells) + " |")
     pairs = [(arm, "frozen") for arm in arms] + [("r2m", y) for y in ("r2m_self", "r2m_noise", "head") if y in arms]
     print("\n| contrast (paired by seed, 95% t interval) | seeds | RM acc, last 5 evals | peak gold "
-          "| gold at matched KL |")
-    print("|---|---|---|---|---|")
+          "| gold at matched KL | RM acc at matched KL |")
+    print("|---|---|---|---|---|---|")
     for x, y in pairs:
-        d_acc, d_peak, d_kl = [], [], []
+        d_acc, d_peak, d_kl, d_acc_kl = [], [], [], []
         for s in range(10):
             rx, ry = logs.get(f"{pre}{x}_s{s}"), logs.get(f"{pre}{y}_s{s}")
             if not rx or not ry or rx[-1]["step"] < a.steps or ry[-1]["step"] < a.steps:
                 continue
-            last5 = lambda rows: statistics.fmean(r["rm_acc"] for r in rows[-5:])  # noqa: E731
-            d_acc.append(last5(rx) - last5(ry))
+            d_acc.append(last5(rx, "rm_acc") - last5(ry, "rm_acc"))
             d_peak.append(max(smooth([r["gold"] for r in rx])) - max(smooth([r["gold"] for r in ry])))
             kl = 0.5 * min(max(r["seq_kl"] for r in rx), max(r["seq_kl"] for r in ry))
-            d_kl.append(gold_at_kl(rx, kl) - gold_at_kl(ry, kl))
+            d_kl.append(at_kl(rx, kl) - at_kl(ry, kl))
+            d_acc_kl.append(at_kl(rx, kl, "rm_acc") - at_kl(ry, kl, "rm_acc"))
         if d_acc:
-            print(f"| {x} − {y} | {len(d_acc)} | {ci(d_acc)} | {ci(d_peak)} | {ci(d_kl)} |")
+            print(f"| {x} − {y} | {len(d_acc)} | {ci(d_acc)} | {ci(d_peak)} | {ci(d_kl)} | {ci(d_acc_kl)} |")
+
+
+def last5(rows: list[dict], key: str) -> float:
+    """Mean of ``key`` over the last 5 evaluations, skipping NaN (RM accuracy is NaN at an evaluation where no two
+    samples of a prompt differ in gold, e.g. a policy that writes no `a`); NaN if all 5 are."""
+    xs = [r[key] for r in rows[-5:] if not math.isnan(r[key])]
+    return statistics.fmean(xs) if xs else float("nan")
 
 
 def ci(xs: list[float]) -> str:
+    """Mean and 95% t interval over the seeds with a value (NaN dropped; ``(n=k)`` when any was)."""
+    n = len(xs)
+    xs = [x for x in xs if not math.isnan(x)]
+    if not xs:
+        return "—"
     m, lo, hi = mean_ci95(xs)
-    return f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(xs) > 1 else f"{m:+.3f}"
+    tail = f" (n={len(xs)})" if len(xs) < n else ""
+    return (f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(xs) > 1 else f"{m:+.3f}") + tail
 
 
 if __name__ == "__main__":
